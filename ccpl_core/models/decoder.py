@@ -1,0 +1,52 @@
+"""The SCT decoder: a mirror of the encoder with nearest up-sampling.
+
+Module names follow the authors' full decoder ``nn.Sequential`` (convolutions at 1, 5, 8, 11, 14,
+18, 21, 25, 28). The photo-realistic network only uses children 10 onwards (from the fourth
+256->256 convolution); it keeps the original indices so photo checkpoints map one-to-one.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+_DECODER_PLAN: tuple = (
+    (512, 256), "U",
+    (256, 256), (256, 256), (256, 256), (256, 128), "U",
+    (128, 128), (128, 64), "U",
+    (64, 64), (64, 3),
+)
+#: First child used by each mode.
+DECODER_START = {"art": 0, "photo": 10}
+
+
+def _official_layers() -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for item in _DECODER_PLAN:
+        if item == "U":
+            layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+        else:
+            cin, cout = item
+            layers += [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, kernel_size=3), nn.ReLU()]
+    layers.pop()  # no activation after the last convolution
+    assert len(layers) == 29
+    return layers
+
+
+class Decoder(nn.Sequential):
+    """Maps fused features back to an RGB image (values roughly in [0, 1], not clamped)."""
+
+    def __init__(self, mode: str = "art") -> None:
+        if mode not in DECODER_START:
+            raise ValueError(f"mode must be 'art' or 'photo', got {mode!r}")
+        start = DECODER_START[mode]
+        named = ((str(i), layer) for i, layer in enumerate(_official_layers()) if i >= start)
+        super().__init__(OrderedDict(named))
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        for layer in self:
+            x = layer(x)
+        return x

@@ -1,0 +1,138 @@
+"""Simple Covariance Transformation (SCT), the feature-fusion module of CCPL.
+
+SCT whitens the content features per channel, compresses them to 32 channels (``cnet``), multiplies
+them by a 32x32 covariance-like matrix of the compressed, mean-centred style features (``snet``),
+expands back (``uncompress``) and adds the style mean. The content only enters through per-channel
+statistics and 1x1 maps, which is what makes exact tiling and clip-level statistics possible: the
+module is therefore split into ``style_code`` (once per style) and ``fuse`` (per content).
+
+SCT always runs in float32 (autocast is switched off inside it): it is cheap next to the VGG
+encoder and decoder, and its statistics and 32x32 products are where low precision would hurt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+EPS = 1e-5
+#: Minimal spatial size of the style feature map (two unpadded 3x3 convolutions in ``snet``).
+MIN_STYLE_FEATURE = {"art": 5, "photo": 3}
+CHANNELS = {"art": 512, "photo": 256}
+
+
+@dataclass
+class StyleCode:
+    """What SCT needs from a style: the 32x32 matrix and the per-channel feature mean.
+
+    Codes of several styles combine linearly (``blend``) because ``uncompress`` is affine: fusing
+    with a weighted sum of codes equals the weighted sum of the fused features when the weights
+    sum to one.
+    """
+
+    matrix: torch.Tensor  # [B, 32, 32] float32
+    mean: torch.Tensor  # [B, C, 1, 1] float32
+
+    @staticmethod
+    def blend(codes: list[StyleCode], weights: list[float]) -> StyleCode:
+        matrix = sum(w * c.matrix for c, w in zip(codes, weights))
+        mean = sum(w * c.mean for c, w in zip(codes, weights))
+        return StyleCode(matrix=matrix, mean=mean)  # type: ignore[arg-type]
+
+    def to(self, device: torch.device | str) -> StyleCode:
+        return StyleCode(self.matrix.to(device), self.mean.to(device))
+
+
+@dataclass
+class ContentStats:
+    """Per-channel mean and std (unbiased variance + eps) of content features."""
+
+    mean: torch.Tensor  # [B, C, 1, 1] float32
+    std: torch.Tensor  # [B, C, 1, 1] float32
+
+    @staticmethod
+    def of(feat: torch.Tensor) -> ContentStats:
+        f = feat.float().flatten(2)
+        var = f.var(dim=2, unbiased=True) + EPS
+        return ContentStats(f.mean(dim=2)[..., None, None], var.sqrt()[..., None, None])
+
+    @staticmethod
+    def from_moments(count: int, total: torch.Tensor, total_sq: torch.Tensor) -> ContentStats:
+        """Build stats from running sums (float64 [B, C]) gathered over tiles or frames."""
+        if count < 2:
+            raise ValueError("content feature map needs at least two positions")
+        mean = total / count
+        var = (total_sq - count * mean * mean) / (count - 1)
+        std = (var.clamp_min(0) + EPS).sqrt()
+        return ContentStats(mean.float()[..., None, None], std.float()[..., None, None])
+
+
+def _fp32(t: torch.Tensor) -> torch.autocast:
+    """A context that turns autocast off on the tensor's device."""
+    return torch.autocast(device_type=t.device.type, enabled=False)
+
+
+def _conv(cin: int, cout: int, k: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel_size=k, stride=1, padding=0)
+
+
+class SCT(nn.Module):
+    """SCT for ``mode='art'`` (relu4_1, 512 channels) or ``'photo'`` (relu3_1, 256 channels)."""
+
+    def __init__(self, mode: str = "art") -> None:
+        super().__init__()
+        if mode == "art":
+            self.cnet = nn.Sequential(
+                _conv(512, 256, 1), nn.ReLU(), _conv(256, 128, 1), nn.ReLU(), _conv(128, 32, 1)
+            )
+            self.snet = nn.Sequential(
+                _conv(512, 256, 3), nn.ReLU(), _conv(256, 128, 3), nn.ReLU(), _conv(128, 32, 1)
+            )
+            self.uncompress = _conv(32, 512, 1)
+        elif mode == "photo":
+            self.cnet = nn.Sequential(_conv(256, 128, 1), nn.ReLU(), _conv(128, 32, 1))
+            self.snet = nn.Sequential(_conv(256, 128, 3), nn.ReLU(), _conv(128, 32, 1))
+            self.uncompress = _conv(32, 256, 1)
+        else:
+            raise ValueError(f"mode must be 'art' or 'photo', got {mode!r}")
+        self.mode = mode
+
+    def style_code(self, style_feat: torch.Tensor) -> StyleCode:
+        """Encode style features [B, C, h, w] into a :class:`StyleCode`."""
+        h, w = style_feat.shape[-2:]
+        need = MIN_STYLE_FEATURE[self.mode]
+        if h < need or w < need:
+            raise ValueError(
+                f"style feature map is {h}x{w}, SCT needs at least {need}x{need}"
+            )
+        with _fp32(style_feat):
+            sf = style_feat.float()
+            mean = sf.mean(dim=(2, 3), keepdim=True)
+            s = self.snet(sf - mean).flatten(2)
+            matrix = torch.bmm(s, s.transpose(1, 2)) / s.shape[2]
+        return StyleCode(matrix=matrix, mean=mean)
+
+    def fuse(
+        self,
+        content_feat: torch.Tensor,
+        code: StyleCode,
+        stats: ContentStats | None = None,
+    ) -> torch.Tensor:
+        """Fused features for content features [B, C, H, W].
+
+        ``stats`` defaults to the statistics of ``content_feat`` itself; pass whole-image (tiling)
+        or clip-level (video) statistics to normalise a crop consistently.
+        """
+        stats = stats or ContentStats.of(content_feat)
+        with _fp32(content_feat):
+            c = self.cnet((content_feat.float() - stats.mean) / stats.std)
+            b, k, h, w = c.shape
+            matrix = code.matrix.expand(b, -1, -1) if code.matrix.shape[0] == 1 else code.matrix
+            mixed = torch.bmm(matrix, c.flatten(2)).view(b, k, h, w)
+            return self.uncompress(mixed) + code.mean
+
+    def forward(self, content_feat: torch.Tensor, style_feat: torch.Tensor) -> torch.Tensor:
+        """Same contract as the authors' module: fuse content with the style of the same batch."""
+        return self.fuse(content_feat, self.style_code(style_feat))

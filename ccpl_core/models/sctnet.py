@@ -1,0 +1,58 @@
+"""SCTNet: the encoder, SCT and decoder of one mode, bundled as a single module.
+
+Its state dict uses the project's layout: the authors' keys with an ``encoder.``, ``sct.`` or
+``decoder.`` prefix (``encoder.0.weight``, ``sct.cnet.0.weight``, ``decoder.1.weight``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .decoder import Decoder
+from .sct import MIN_STYLE_FEATURE, SCT
+from .vgg import FEATURE_STRIDE, VGGEncoder
+
+MODES = ("art", "photo")
+
+
+class SCTNet(nn.Module):
+    """Encoder + SCT + decoder for ``mode`` 'art' (relu4_1) or 'photo' (relu3_1)."""
+
+    def __init__(self, mode: str = "art") -> None:
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+        self.encoder = VGGEncoder(mode)
+        self.sct = SCT(mode)
+        self.decoder = Decoder(mode)
+        #: Free-form description (name, source file, training metadata) carried with the model.
+        self.info: dict[str, str] = {}
+
+    @property
+    def stride(self) -> int:
+        """Down-sampling factor between the image and the fused feature map."""
+        return FEATURE_STRIDE[self.mode]
+
+    @property
+    def min_style_size(self) -> int:
+        """Smallest style side length in pixels that SCT's unpadded convolutions accept."""
+        return (MIN_STYLE_FEATURE[self.mode] - 1) * self.stride + 1
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """Plain single-pass stylisation (no tiling, no options); output cropped to the input."""
+        h, w = content.shape[-2:]
+        fused = self.sct(self.encoder(content), self.encoder(style))
+        return self.decoder(fused.to(content.dtype))[..., :h, :w]
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """Decoder and SCT parameters (the encoder stays frozen)."""
+        return [*self.sct.parameters(), *self.decoder.parameters()]
+
+
+def feature_size(pixels: int, stride: int) -> int:
+    """Feature-map length for an image side of ``pixels`` (max-pools use ceil mode)."""
+    return math.ceil(pixels / stride)

@@ -1,0 +1,354 @@
+"""Stylisation of image batches: the one code path behind the CLI, the ComfyUI nodes and video.
+
+A :class:`Stylizer` owns a runtime copy of a model on a device at a precision (the caller's model
+is never modified). Style images are encoded once into a :class:`PreparedStyle` that is reused for
+every content image. Content batches are processed in chunks that fit a memory budget; a single
+image that does not fit is processed in exact tiles, and an out-of-memory error halves the tile
+and retries.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from . import color, masks
+from .errors import InputError, OutOfMemory
+from .images import to_rgb
+from .models import ContentStats, SCTNet, StyleCode
+from .models.vgg import TAP_CHANNELS, DEEPEST_TAP
+from .runtime import empty_cache, is_oom, memory_budget, resolve_device, resolve_dtype
+from .tiling import DECODER_MARGIN, ENCODER_MARGIN, count_tiles, decode_tiled, encode_tiled
+
+#: Progress callback: (steps done, steps in total). It may raise to interrupt the work.
+Progress = Callable[[int, int], None]
+
+#: Smallest tile tried after repeated out-of-memory errors.
+MIN_TILE = 128
+#: Peak working memory per pixel of one image through encoder + SCT + decoder, by element size
+#: of the compute dtype (measured on CPU with benchmarks/memory_per_pixel.py, with headroom).
+BYTES_PER_PIXEL = {4: 1400, 2: 900}
+
+
+@dataclass
+class PreparedStyle:
+    """Encoded style(s), ready to fuse with any number of content images."""
+
+    code: StyleCode
+    mode: str
+    images: list[torch.Tensor]  # the RGB style images (CPU), kept for colour matching
+    weights: list[float]
+
+
+class Stylizer:
+    """Stylise images with an :class:`SCTNet` on one device at one precision."""
+
+    def __init__(
+        self,
+        model: SCTNet,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+        memory_budget_bytes: int | None = None,
+    ) -> None:
+        self.model = model
+        self.mode = model.mode
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(precision, self.device)
+        self.stride = model.stride
+        self._budget = memory_budget_bytes
+        self._channels = TAP_CHANNELS[DEEPEST_TAP[self.mode]]
+        fmt = torch.channels_last
+        self.encoder = copy.deepcopy(model.encoder).to(self.device, self.dtype, memory_format=fmt)
+        self.decoder = copy.deepcopy(model.decoder).to(self.device, self.dtype, memory_format=fmt)
+        self.sct = copy.deepcopy(model.sct).to(self.device, torch.float32)
+        for module in (self.encoder, self.decoder, self.sct):
+            module.eval().requires_grad_(False)
+
+    # ------------------------------------------------------------------ style
+    def prepare_style(
+        self,
+        styles: torch.Tensor | Sequence[torch.Tensor],
+        weights: Sequence[float] | None = None,
+    ) -> PreparedStyle:
+        """Encode one or several styles (blended with ``weights``, default equal) once."""
+        images = _split_styles(styles)
+        weights = _normalise_weights(weights, len(images))
+        with torch.inference_mode():
+            codes = [self._style_code(img, f"style {i + 1}") for i, img in enumerate(images)]
+        return PreparedStyle(StyleCode.blend(codes, weights), self.mode, images, weights)
+
+    def _style_code(self, image: torch.Tensor, name: str) -> StyleCode:
+        h, w = image.shape[-2:]
+        need = self.model.min_style_size
+        if h < need or w < need:
+            raise InputError(
+                f"{name}: image is {w}x{h} pixels; the {self.mode} model needs at least "
+                f"{need}x{need} (SCT's unpadded convolutions). Use a larger style image."
+            )
+        x = image.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+        tile = self._tile_for(1, h, w, None)
+        while True:
+            try:
+                feat = encode_tiled(
+                    self.encoder, x, tile, ENCODER_MARGIN[self.mode], self.stride, self._channels
+                )
+                return self.sct.style_code(feat)
+            except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+                tile = self._after_oom(exc, tile, h, w)
+
+    # ---------------------------------------------------------------- content
+    @torch.inference_mode()
+    def stylize(
+        self,
+        content: torch.Tensor,
+        style: PreparedStyle | torch.Tensor | Sequence[torch.Tensor],
+        *,
+        style_weights: Sequence[float] | None = None,
+        alpha: float = 1.0,
+        preserve_color: str | bool = "none",
+        mask: torch.Tensor | None = None,
+        outside: PreparedStyle | torch.Tensor | Sequence[torch.Tensor] | None = None,
+        feather: float = masks.DEFAULT_FEATHER,
+        tile: int | None = None,
+        progress: Progress | None = None,
+        content_stats: ContentStats | None = None,
+    ) -> torch.Tensor:
+        """Stylise a content batch; returns float32 [B, 3, H, W] (or RGBA) on the content's device.
+
+        Args:
+            content: images [B, C, H, W] (or [C, H, W] / [H, W]), C in 1..4, any size.
+            style: a :class:`PreparedStyle`, or style image(s) to prepare now.
+            style_weights: blend weights when several style images are given.
+            alpha: style strength in [0, 1]; 0 reproduces the content through the decoder.
+            preserve_color: 'none', 'luminance' (True) or 'match'.
+            mask: [B|1, H, W]; 1 = stylise. Outside the mask the content is kept, or ``outside``
+                (a second style) is applied instead.
+            feather: soft-edge radius of the mask in pixels.
+            tile: tile size in pixels; None chooses automatically, 0 forbids tiling.
+            progress: called with (done, total) steps; may raise to interrupt.
+            content_stats: override the per-image content statistics (e.g. clip-level, video).
+        """
+        rgb, alpha_channel = to_rgb(content, "content")
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise InputError(f"alpha: style strength must be between 0 and 1, got {alpha}")
+        method = _color_method(preserve_color)
+        b, _, h, w = rgb.shape
+        prepared = style if isinstance(style, PreparedStyle) else self.prepare_style(style, style_weights)
+        self._check_mode(prepared, "style")
+        other = None
+        if outside is not None:
+            other = outside if isinstance(outside, PreparedStyle) else self.prepare_style(outside)
+            self._check_mode(other, "outside style")
+        m = masks.prepare_mask(mask, b, (h, w)) if mask is not None else None
+        if m is not None:
+            m = masks.feather(m, feather)
+
+        out_device = content.device
+        out = torch.empty(b, 3, h, w, dtype=torch.float32, device=out_device)
+        codes = self._per_image_codes(prepared, rgb) if method == "match" else None
+        chunk = self._chunk_size(b, h, w, tile)
+        tracker = _Tracker(progress)
+        start = 0
+        while start < b:
+            stop = min(b, start + chunk)
+            idx = slice(start, stop)
+            code = _slice_code(codes, idx) if codes is not None else prepared.code
+            tile_px = self._tile_for(stop - start, h, w, tile)
+            try:
+                tracker.plan(self._steps(b - start, stop - start, h, w, tile_px))
+                result = self._run_chunk(
+                    rgb[idx], code, float(alpha), other, m, idx, tile_px, tracker, content_stats
+                )
+            except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+                if stop - start > 1 and is_oom(exc):
+                    empty_cache(self.device)
+                    chunk = max(1, (stop - start) // 2)
+                else:
+                    tile = self._after_oom(exc, tile_px, h, w)
+                continue
+            if method == "luminance":
+                result = color.keep_content_chroma(result, rgb[idx].to(result.device))
+            if m is not None and other is None:
+                mm = m[idx] if m.shape[0] == b else m
+                result = torch.lerp(rgb[idx].to(result.device), result, mm.to(result.device))
+            out[idx] = result.clamp_(0, 1).to(out_device)
+            start = stop
+        if alpha_channel is not None:
+            out = torch.cat([out, alpha_channel.to(out)], dim=1)
+        return out
+
+    def _run_chunk(
+        self,
+        rgb: torch.Tensor,
+        code: StyleCode,
+        alpha: float,
+        other: PreparedStyle | None,
+        m: torch.Tensor | None,
+        idx: slice,
+        tile: int,
+        tracker: _Tracker,
+        content_stats: ContentStats | None,
+    ) -> torch.Tensor:
+        h, w = rgb.shape[-2:]
+        x = rgb.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+        feat = encode_tiled(
+            self.encoder, x, tile, ENCODER_MARGIN[self.mode], self.stride, self._channels,
+            tracker.step,
+        )
+        del x
+        stats = content_stats or ContentStats.of(feat)
+        fused = self._fuse(feat, code, stats, alpha)
+        if other is not None:
+            other_fused = self._fuse(feat, other.code, stats, alpha)
+            if m is not None:
+                mm = m[idx] if m.shape[0] > 1 else m
+                grid = masks.to_feature_grid(mm.to(self.device), self.stride)
+                fused = torch.lerp(other_fused, fused, grid)
+            del other_fused
+        del feat
+        fused = fused.to(self.dtype).contiguous(memory_format=torch.channels_last)
+        return decode_tiled(
+            self.decoder, fused, (h, w), tile, DECODER_MARGIN[self.mode], self.stride,
+            step=tracker.step,
+        )
+
+    def _fuse(
+        self, feat: torch.Tensor, code: StyleCode, stats: ContentStats, alpha: float
+    ) -> torch.Tensor:
+        fused = self.sct.fuse(feat, code.to(self.device), stats)
+        if alpha < 1.0:
+            fused = torch.lerp(feat.float(), fused, alpha)
+        return fused
+
+    def _per_image_codes(self, prepared: PreparedStyle, rgb: torch.Tensor) -> StyleCode:
+        """Style codes recoloured to each content image ('match' colour preservation)."""
+        codes = []
+        for i in range(rgb.shape[0]):
+            per_style = [
+                self._style_code(color.match_color(s, rgb[i : i + 1]), f"style {k + 1}")
+                for k, s in enumerate(prepared.images)
+            ]
+            codes.append(StyleCode.blend(per_style, prepared.weights))
+        return StyleCode(
+            torch.cat([c.matrix for c in codes]), torch.cat([c.mean for c in codes])
+        )
+
+    def _check_mode(self, prepared: PreparedStyle, name: str) -> None:
+        if prepared.mode != self.mode:
+            raise InputError(
+                f"{name}: prepared for a {prepared.mode} model but this model is {self.mode}"
+            )
+
+    def _after_oom(self, exc: Exception, tile: int, h: int, w: int) -> int:
+        """Re-raise ``exc`` unless it is an out-of-memory error; else return a smaller tile."""
+        if not is_oom(exc):
+            raise exc
+        empty_cache(self.device)
+        smaller = _smaller_tile(tile, h, w, self.stride)
+        if smaller is None:
+            raise OutOfMemory(
+                f"stylising a {w}x{h} image ran out of memory on {self.device} even with "
+                f"{MIN_TILE}px tiles; free memory, use --device cpu or a smaller size"
+            ) from exc
+        return smaller
+
+    # --------------------------------------------------------------- planning
+    def budget(self) -> int:
+        return memory_budget(self.device, self._budget)
+
+    def _bytes_per_pixel(self) -> int:
+        return BYTES_PER_PIXEL[torch.finfo(self.dtype).bits // 8 if self.dtype != torch.float32 else 4]
+
+    def _chunk_size(self, b: int, h: int, w: int, tile: int | None) -> int:
+        """How many images go through the network together."""
+        per_image = h * w * self._bytes_per_pixel()
+        return max(1, min(b, self.budget() // max(1, per_image)))
+
+    def _tile_for(self, b: int, h: int, w: int, tile: int | None) -> int:
+        """Tile side in pixels (>= max(h, w) means untiled)."""
+        if tile == 0:
+            return max(h, w)
+        if tile:
+            return max(self.stride, int(tile))
+        budget = self.budget() // max(1, b)
+        if h * w * self._bytes_per_pixel() <= budget:
+            return max(h, w)
+        margin = ENCODER_MARGIN[self.mode]
+        side = int((budget / self._bytes_per_pixel()) ** 0.5) - 2 * margin
+        side -= side % self.stride
+        return max(MIN_TILE, side)
+
+    def _steps(self, remaining: int, chunk: int, h: int, w: int, tile: int) -> int:
+        per_chunk = count_tiles(h, w, tile, self.stride) + count_tiles(
+            -(-h // self.stride), -(-w // self.stride), max(1, tile // self.stride), 1
+        )
+        return per_chunk * -(-remaining // chunk)
+
+
+class _Tracker:
+    """Counts steps across chunks and re-plans the total when chunking changes."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.done = 0
+        self.total = 0
+
+    def plan(self, remaining_steps: int) -> None:
+        self.total = self.done + remaining_steps
+
+    def step(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(min(self.done, self.total), self.total)
+
+
+def _smaller_tile(tile: int, h: int, w: int, stride: int) -> int | None:
+    current = min(tile, max(h, w))
+    nxt = current // 2
+    nxt -= nxt % stride
+    return nxt if nxt >= MIN_TILE else None
+
+
+def _slice_code(code: StyleCode, idx: slice) -> StyleCode:
+    return StyleCode(code.matrix[idx], code.mean[idx])
+
+
+def _split_styles(styles: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """A batch tensor (each image one style) or a list of images -> list of [1, 3, h, w]."""
+    if isinstance(styles, torch.Tensor):
+        rgb, _ = to_rgb(styles, "style")
+        return [rgb[i : i + 1].cpu() for i in range(rgb.shape[0])]
+    if not isinstance(styles, Sequence) or len(styles) == 0:
+        raise InputError("style: give at least one style image")
+    out = []
+    for i, s in enumerate(styles):
+        rgb, _ = to_rgb(s, f"style {i + 1}")
+        out += [rgb[j : j + 1].cpu() for j in range(rgb.shape[0])]
+    return out
+
+
+def _normalise_weights(weights: Sequence[float] | None, n: int) -> list[float]:
+    if weights is None:
+        return [1.0 / n] * n
+    ws = [float(x) for x in weights]
+    if len(ws) != n:
+        raise InputError(f"style weights: got {len(ws)} weights for {n} style images")
+    if any(x < 0 or x != x for x in ws) or sum(ws) <= 0:
+        raise InputError(f"style weights: must be non-negative with a positive sum, got {ws}")
+    total = sum(ws)
+    return [x / total for x in ws]
+
+
+def _color_method(preserve_color: str | bool) -> str:
+    if preserve_color is True:
+        return "luminance"
+    if preserve_color is False or preserve_color is None:
+        return "none"
+    if preserve_color not in color.COLOR_METHODS:
+        raise InputError(
+            f"preserve_color: expected one of {', '.join(color.COLOR_METHODS)}, got {preserve_color!r}"
+        )
+    return str(preserve_color)

@@ -1,0 +1,105 @@
+"""Device, precision and memory policy: where and how fast the network runs.
+
+``fp32`` is exact. ``auto`` (the "fast" mode) picks bf16 on GPUs that support it (fp16 otherwise)
+and bf16 on CPUs with native bf16 instructions (AVX512-BF16 / AMX), else fp32.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .errors import InputError
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``auto`` -> CUDA if available, then MPS, else CPU; a named device is checked to exist."""
+    if isinstance(device, torch.device):
+        return device
+    name = (device or "auto").lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as exc:
+        raise InputError(f"device: unknown device {device!r}; use auto, cpu or cuda") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(
+            "device: CUDA was requested but this PyTorch has no usable CUDA GPU; use --device cpu"
+        )
+    return dev
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when oneDNN reports native bf16 support on this CPU."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """Compute dtype of the encoder and decoder for a precision name on a device."""
+    if precision not in PRECISIONS:
+        raise InputError(f"precision: expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return _DTYPES[precision]
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "mps":
+        return torch.float16
+    return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+
+
+def memory_budget(device: torch.device, requested: int | None = None) -> int:
+    """Bytes the stylisation of one tile may use.
+
+    ``requested`` wins, then the CCPL_MEMORY_BUDGET_MB environment variable; the default is 80 % of
+    free GPU memory, or on CPU half the available RAM capped at 2 GiB (so 4K stays under 4 GB).
+    """
+    if requested:
+        return int(requested)
+    env = os.environ.get("CCPL_MEMORY_BUDGET_MB")
+    if env:
+        try:
+            return int(float(env) * 2**20)
+        except ValueError as exc:
+            raise InputError(f"CCPL_MEMORY_BUDGET_MB must be a number of MiB, got {env!r}") from exc
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free * 0.8)
+    return int(min(2 * 2**30, 0.5 * _available_ram()))
+
+
+def _available_ram() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 * 2**30
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Whether an exception is an out-of-memory failure on any device."""
+    if isinstance(exc, torch.OutOfMemoryError | MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text
+    )
+
+
+def empty_cache(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()

@@ -1,0 +1,160 @@
+"""Reading and writing model weights as safetensors (never pickles), atomically.
+
+A model may be one file or several: typically a shared encoder file plus a decoder+SCT file, so
+the encoder is stored once for every model. Metadata keys: ``ccpl.format``, ``ccpl.mode`` and
+free-form provenance (``ccpl.source``, ``ccpl.source_sha256``, training details).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from ..errors import ModelError
+from ..models import SCTNet
+from .layout import PARTS, check_part, detect_mode, to_authors
+
+FORMAT_VERSION = "1"
+
+
+def save_state(
+    state: dict[str, torch.Tensor],
+    path: str | os.PathLike,
+    metadata: dict[str, str] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write tensors to ``path`` through a temporary file and an atomic rename.
+
+    Tensors are written contiguous and in sorted key order, so equal inputs give equal bytes.
+    """
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise ModelError(f"refusing to overwrite existing file {p}")
+    if p.suffix != ".safetensors":
+        raise ModelError(f"model files must end in .safetensors, got {p.name}")
+    meta = {"ccpl.format": FORMAT_VERSION, **(metadata or {})}
+    tensors = {k: state[k].detach().cpu().contiguous() for k in sorted(state)}
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".partial")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={k: str(v) for k, v in meta.items()})
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
+
+
+def read_state(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors (memory-mapped) and metadata of a safetensors file, with readable errors."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelError(f"model file not found: {p}")
+    if p.suffix != ".safetensors":
+        raise ModelError(
+            f"{p.name}: only .safetensors model files are loaded (pickled .pth files can run "
+            "code). Convert the authors' checkpoints with `ccpl weights convert`."
+        )
+    try:
+        with safe_open(str(p), framework="pt") as fh:
+            metadata = dict(fh.metadata() or {})
+        tensors = load_file(str(p))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"{p}: not a readable safetensors file ({exc}); delete it and download "
+                         "or convert it again") from exc
+    return tensors, metadata
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_files_in(folder: str | os.PathLike) -> list[Path]:
+    """The .safetensors files of a model folder, encoder files first."""
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        raise ModelError(f"no .safetensors files in model folder {folder}")
+    return files
+
+
+def load_sctnet(
+    files: Iterable[str | os.PathLike],
+    mode: str | None = None,
+    device: str | torch.device = "cpu",
+) -> SCTNet:
+    """Build an :class:`SCTNet` from one or more project-layout safetensors files.
+
+    ``mode`` defaults to the files' metadata (or their shapes); giving a different mode than the
+    files hold is an error rather than a silent reinterpretation.
+    """
+    paths = [Path(f) for f in files]
+    if not paths:
+        raise ModelError("no model files given")
+    merged: dict[str, torch.Tensor] = {}
+    origin: dict[str, Path] = {}
+    declared: dict[str, Path] = {}
+    info: dict[str, str] = {}
+    for p in paths:
+        tensors, meta = read_state(p)
+        if meta.get("ccpl.mode"):
+            declared.setdefault(meta["ccpl.mode"], p)
+        info |= {k: v for k, v in meta.items() if k.startswith("ccpl.") and k != "ccpl.format"}
+        for k, v in tensors.items():
+            if k in merged and not torch.equal(merged[k], v):
+                raise ModelError(f"{k} is defined differently in {origin[k].name} and {p.name}")
+            merged[k] = v
+            origin[k] = p
+    parts = to_authors(merged)
+    found = {detect_mode(parts["sct"], "sct"), *declared}
+    found.discard(None)
+    if len(found) > 1:
+        raise ModelError(f"the model files mix art and photo weights: {', '.join(map(str, paths))}")
+    file_mode = found.pop() if found else None
+    if mode and file_mode and mode != file_mode:
+        raise ModelError(
+            f"the model is a {file_mode} model but mode {mode!r} was requested; use mode "
+            f"{file_mode!r} or choose a {mode} model"
+        )
+    mode = mode or file_mode
+    if mode is None:
+        raise ModelError("cannot tell whether the model is art or photo; pass mode explicitly")
+    net = SCTNet(mode)
+    names = ", ".join(p.name for p in paths)
+    for part in PARTS:
+        if not parts[part]:
+            raise ModelError(
+                f"the model ({names}) has no {part} weights; add the file that holds them "
+                "(e.g. the shared encoder) or load it by its manifest name"
+            )
+        clean = check_part(parts[part], mode, part, names, allow_extra=(part == "encoder"))
+        getattr(net, part).load_state_dict(clean)
+    net.info = {k.removeprefix("ccpl."): v for k, v in info.items() if k != "ccpl.mode"}
+    net.info["files"] = names
+    return net.to(device).eval()
+
+
+def save_sctnet(
+    net: SCTNet,
+    path: str | os.PathLike,
+    metadata: dict[str, str] | None = None,
+    include_encoder: bool = False,
+    overwrite: bool = False,
+) -> Path:
+    """Save decoder + SCT (and optionally the encoder) of ``net`` in the project layout."""
+    state = {
+        k: v for k, v in net.state_dict().items() if include_encoder or not k.startswith("encoder.")
+    }
+    meta = {"ccpl.mode": net.mode, **(metadata or {})}
+    return save_state(state, path, meta, overwrite=overwrite)
