@@ -71,7 +71,9 @@ def _to_unit_float(x: torch.Tensor, name: str) -> torch.Tensor:
     x = x.float()
     if not torch.isfinite(x).all():
         bad = int((~torch.isfinite(x)).sum())
-        raise InputError(f"{name}: contains {bad} NaN or infinite values; fix the upstream node/file")
+        raise InputError(
+            f"{name}: contains {bad} NaN or infinite values; fix the upstream node/file"
+        )
     return x.clamp(0.0, 1.0)
 
 
@@ -100,7 +102,7 @@ def _pil_to_array(im: Image.Image) -> np.ndarray:
         return np.asarray(im).astype(np.float32)
     if im.mode in ("L", "LA", "RGB", "RGBA"):
         return np.asarray(im)
-    if "A" in im.getbands() or im.mode == "P" and "transparency" in im.info:
+    if "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info):
         return np.asarray(im.convert("RGBA"))
     return np.asarray(im.convert("RGB"))
 
@@ -127,9 +129,9 @@ def resize_short_side(image: torch.Tensor, size: int) -> torch.Tensor:
         return image
     scale = size / min(h, w)
     new = (max(1, round(h * scale)), max(1, round(w * scale)))
-    return F.interpolate(image, size=new, mode="bicubic", antialias=True, align_corners=False).clamp(
-        0, 1
-    )
+    return F.interpolate(
+        image, size=new, mode="bicubic", antialias=True, align_corners=False
+    ).clamp(0, 1)
 
 
 def save_image(
@@ -158,7 +160,9 @@ def save_image(
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(array).save(fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+            Image.fromarray(array).save(
+                fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {})
+            )
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -55,10 +55,14 @@ def feather(mask: torch.Tensor, radius: float) -> torch.Tensor:
     out = mask
     if pad[0] >= 1:
         kk = kern[k - pad[0] : k + pad[0] + 1]
-        out = F.conv2d(F.pad(out, (0, 0, pad[0], pad[0]), mode="replicate"), (kk / kk.sum()).view(1, 1, -1, 1))
+        out = F.conv2d(
+            F.pad(out, (0, 0, pad[0], pad[0]), mode="replicate"), (kk / kk.sum()).view(1, 1, -1, 1)
+        )
     if pad[1] >= 1:
         kk = kern[k - pad[1] : k + pad[1] + 1]
-        out = F.conv2d(F.pad(out, (pad[1], pad[1], 0, 0), mode="replicate"), (kk / kk.sum()).view(1, 1, 1, -1))
+        out = F.conv2d(
+            F.pad(out, (pad[1], pad[1], 0, 0), mode="replicate"), (kk / kk.sum()).view(1, 1, 1, -1)
+        )
     return out
 
 

@@ -19,7 +19,7 @@ from . import color, masks
 from .errors import InputError, OutOfMemory
 from .images import to_rgb
 from .models import ContentStats, SCTNet, StyleCode
-from .models.vgg import TAP_CHANNELS, DEEPEST_TAP
+from .models.vgg import DEEPEST_TAP, TAP_CHANNELS
 from .runtime import empty_cache, is_oom, memory_budget, resolve_device, resolve_dtype
 from .tiling import DECODER_MARGIN, ENCODER_MARGIN, count_tiles, decode_tiled, encode_tiled
 
@@ -96,7 +96,7 @@ class Stylizer:
                     self.encoder, x, tile, ENCODER_MARGIN[self.mode], self.stride, self._channels
                 )
                 return self.sct.style_code(feat)
-            except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+            except Exception as exc:
                 tile = self._after_oom(exc, tile, h, w)
 
     # ---------------------------------------------------------------- content
@@ -136,7 +136,9 @@ class Stylizer:
             raise InputError(f"alpha: style strength must be between 0 and 1, got {alpha}")
         method = _color_method(preserve_color)
         b, _, h, w = rgb.shape
-        prepared = style if isinstance(style, PreparedStyle) else self.prepare_style(style, style_weights)
+        prepared = (
+            style if isinstance(style, PreparedStyle) else self.prepare_style(style, style_weights)
+        )
         self._check_mode(prepared, "style")
         other = None
         if outside is not None:
@@ -162,7 +164,7 @@ class Stylizer:
                 result = self._run_chunk(
                     rgb[idx], code, float(alpha), other, m, idx, tile_px, tracker, content_stats
                 )
-            except Exception as exc:  # noqa: BLE001 - only OOM is handled, the rest re-raised
+            except Exception as exc:
                 if stop - start > 1 and is_oom(exc):
                     empty_cache(self.device)
                     chunk = max(1, (stop - start) // 2)
@@ -195,7 +197,12 @@ class Stylizer:
         h, w = rgb.shape[-2:]
         x = rgb.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
         feat = encode_tiled(
-            self.encoder, x, tile, ENCODER_MARGIN[self.mode], self.stride, self._channels,
+            self.encoder,
+            x,
+            tile,
+            ENCODER_MARGIN[self.mode],
+            self.stride,
+            self._channels,
             tracker.step,
         )
         del x
@@ -211,7 +218,12 @@ class Stylizer:
         del feat
         fused = fused.to(self.dtype).contiguous(memory_format=torch.channels_last)
         return decode_tiled(
-            self.decoder, fused, (h, w), tile, DECODER_MARGIN[self.mode], self.stride,
+            self.decoder,
+            fused,
+            (h, w),
+            tile,
+            DECODER_MARGIN[self.mode],
+            self.stride,
             step=tracker.step,
         )
 
@@ -232,9 +244,7 @@ class Stylizer:
                 for k, s in enumerate(prepared.images)
             ]
             codes.append(StyleCode.blend(per_style, prepared.weights))
-        return StyleCode(
-            torch.cat([c.matrix for c in codes]), torch.cat([c.mean for c in codes])
-        )
+        return StyleCode(torch.cat([c.matrix for c in codes]), torch.cat([c.mean for c in codes]))
 
     def _check_mode(self, prepared: PreparedStyle, name: str) -> None:
         if prepared.mode != self.mode:
@@ -260,7 +270,9 @@ class Stylizer:
         return memory_budget(self.device, self._budget)
 
     def _bytes_per_pixel(self) -> int:
-        return BYTES_PER_PIXEL[torch.finfo(self.dtype).bits // 8 if self.dtype != torch.float32 else 4]
+        return BYTES_PER_PIXEL[
+            torch.finfo(self.dtype).bits // 8 if self.dtype != torch.float32 else 4
+        ]
 
     def _chunk_size(self, b: int, h: int, w: int, tile: int | None) -> int:
         """How many images go through the network together."""
@@ -349,6 +361,7 @@ def _color_method(preserve_color: str | bool) -> str:
         return "none"
     if preserve_color not in color.COLOR_METHODS:
         raise InputError(
-            f"preserve_color: expected one of {', '.join(color.COLOR_METHODS)}, got {preserve_color!r}"
+            f"preserve_color: expected one of {', '.join(color.COLOR_METHODS)}, "
+            f"got {preserve_color!r}"
         )
     return str(preserve_color)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from helpers import image
+
 from ccpl_core.models.init import random_sctnet
 from ccpl_core.weights import save_sctnet
 

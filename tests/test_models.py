@@ -30,9 +30,21 @@ def test_decoder_keys_match_official_layout():
 def test_sct_keys_and_parameter_counts():
     art, photo = SCT("art").state_dict(), SCT("photo").state_dict()
     assert {k.rsplit(".", 1)[0] for k in art} == {
-        "cnet.0", "cnet.2", "cnet.4", "snet.0", "snet.2", "snet.4", "uncompress"}
+        "cnet.0",
+        "cnet.2",
+        "cnet.4",
+        "snet.0",
+        "snet.2",
+        "snet.4",
+        "uncompress",
+    }
     assert {k.rsplit(".", 1)[0] for k in photo} == {
-        "cnet.0", "cnet.2", "snet.0", "snet.2", "uncompress"}
+        "cnet.0",
+        "cnet.2",
+        "snet.0",
+        "snet.2",
+        "uncompress",
+    }
     assert tuple(art["snet.0.weight"].shape) == (256, 512, 3, 3)
     n_dec = sum(p.numel() for p in Decoder("art").parameters())
     assert 3.4e6 < n_dec < 3.6e6

@@ -25,36 +25,82 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Stylise content images (files or folders) with one or more style images.",
     )
     p.add_argument("content", nargs="+", help="content image files or folders of images")
-    p.add_argument("--style", action="append", required=True,
-                   help="style image; repeat to blend several styles")
-    p.add_argument("--style-weights", type=_floats, default=None,
-                   help="comma-separated blend weights, one per --style (default: equal)")
+    p.add_argument(
+        "--style",
+        action="append",
+        required=True,
+        help="style image; repeat to blend several styles",
+    )
+    p.add_argument(
+        "--style-weights",
+        type=_floats,
+        default=None,
+        help="comma-separated blend weights, one per --style (default: equal)",
+    )
     p.add_argument("--model", required=True, help="model file (.safetensors) or folder")
-    p.add_argument("--models-dir", default=None,
-                   help="where shared encoder files are looked up (default: $CCPL_MODELS_DIR)")
-    p.add_argument("--mode", choices=("art", "photo"), default=None,
-                   help="artistic or photo-realistic (default: the model's own)")
+    p.add_argument(
+        "--models-dir",
+        default=None,
+        help="where shared encoder files are looked up (default: $CCPL_MODELS_DIR)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("art", "photo"),
+        default=None,
+        help="artistic or photo-realistic (default: the model's own)",
+    )
     p.add_argument("--alpha", type=float, default=1.0, help="style strength 0..1 (default 1)")
     p.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
-    p.add_argument("--color-method", choices=COLOR_METHODS[1:], default="luminance",
-                   help="how --preserve-color works: luminance-only transfer or style recolouring")
-    p.add_argument("--mask", default=None,
-                   help="grayscale mask image: white = stylise, black = keep the content")
-    p.add_argument("--outside-style", default=None,
-                   help="style applied outside the mask instead of keeping the content")
-    p.add_argument("--mask-feather", type=float, default=masks.DEFAULT_FEATHER,
-                   help=f"soft mask edge radius in pixels (default {masks.DEFAULT_FEATHER})")
-    p.add_argument("--size", type=int, default=512,
-                   help="resize the content's shorter side to N pixels; 0 keeps it (default 512)")
-    p.add_argument("--style-size", type=int, default=512,
-                   help="resize the style's shorter side to N pixels; 0 keeps it (default 512)")
-    p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="fp32 is exact; auto uses bf16/fp16 where the hardware is fast at it")
+    p.add_argument(
+        "--color-method",
+        choices=COLOR_METHODS[1:],
+        default="luminance",
+        help="how --preserve-color works: luminance-only transfer or style recolouring",
+    )
+    p.add_argument(
+        "--mask",
+        default=None,
+        help="grayscale mask image: white = stylise, black = keep the content",
+    )
+    p.add_argument(
+        "--outside-style",
+        default=None,
+        help="style applied outside the mask instead of keeping the content",
+    )
+    p.add_argument(
+        "--mask-feather",
+        type=float,
+        default=masks.DEFAULT_FEATHER,
+        help=f"soft mask edge radius in pixels (default {masks.DEFAULT_FEATHER})",
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        default=512,
+        help="resize the content's shorter side to N pixels; 0 keeps it (default 512)",
+    )
+    p.add_argument(
+        "--style-size",
+        type=int,
+        default=512,
+        help="resize the style's shorter side to N pixels; 0 keeps it (default 512)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="fp32 is exact; auto uses bf16/fp16 where the hardware is fast at it",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--tile", type=int, default=None,
-                   help="tile size in pixels (default: automatic from free memory; 0 = never)")
-    p.add_argument("-o", "--output", required=True,
-                   help="output file for one input, output folder for several")
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="tile size in pixels (default: automatic from free memory; 0 = never)",
+    )
+    p.add_argument(
+        "-o", "--output", required=True, help="output file for one input, output folder for several"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.set_defaults(func=run)
 
@@ -63,7 +109,9 @@ def _floats(text: str) -> list[float]:
     try:
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from exc
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from exc
 
 
 def collect_images(paths: list[str]) -> list[Path]:
@@ -114,27 +162,41 @@ def run(args: argparse.Namespace) -> int:
     prepared = stylizer.prepare_style(styles, args.style_weights)
     outside = None
     if args.outside_style:
-        outside = stylizer.prepare_style([resize_short_side(load_image(args.outside_style)[0],
-                                                            args.style_size)])
+        outside = stylizer.prepare_style(
+            [resize_short_side(load_image(args.outside_style)[0], args.style_size)]
+        )
     mask_image = load_image(args.mask)[0][:, :1] if args.mask else None
     color = args.color_method if args.preserve_color else "none"
 
-    for src, dst in tqdm(list(zip(inputs, targets)), desc="stylize", unit="img",
-                         disable=len(inputs) < 2 or None):
+    for src, dst in tqdm(
+        list(zip(inputs, targets, strict=True)),
+        desc="stylize",
+        unit="img",
+        disable=len(inputs) < 2 or None,
+    ):
         rgb, alpha_channel = load_image(src)
         mask = _mask_for(mask_image, rgb, args.mask, src)
         content = resize_short_side(rgb, args.size)
         if mask is not None:
-            mask = torch.nn.functional.interpolate(mask, size=content.shape[-2:], mode="bilinear",
-                                                   antialias=True, align_corners=False)
+            mask = torch.nn.functional.interpolate(
+                mask, size=content.shape[-2:], mode="bilinear", antialias=True, align_corners=False
+            )
         if alpha_channel is not None:
             alpha_channel = resize_short_side(alpha_channel, args.size)
             content = torch.cat([content, alpha_channel], dim=1)
         bar = StepBar(src.name)
         try:
-            out = stylizer.stylize(content, prepared, alpha=args.alpha, preserve_color=color,
-                                   mask=mask, outside=outside, feather=args.mask_feather,
-                                   tile=args.tile, progress=bar)
+            out = stylizer.stylize(
+                content,
+                prepared,
+                alpha=args.alpha,
+                preserve_color=color,
+                mask=mask,
+                outside=outside,
+                feather=args.mask_feather,
+                tile=args.tile,
+                progress=bar,
+            )
         finally:
             bar.close()
         alpha_out = out[:, 3:] if out.shape[1] == 4 else None
@@ -143,7 +205,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _mask_for(mask: torch.Tensor | None, rgb: torch.Tensor, name: str, src: Path) -> torch.Tensor | None:
+def _mask_for(
+    mask: torch.Tensor | None, rgb: torch.Tensor, name: str, src: Path
+) -> torch.Tensor | None:
     if mask is None:
         return None
     if mask.shape[-2:] != rgb.shape[-2:]:

@@ -8,8 +8,8 @@ from .vgg import DEEPEST_TAP, FEATURE_STRIDE, STYLE_TAPS, VGGEncoder
 __all__ = [
     "DEEPEST_TAP",
     "FEATURE_STRIDE",
-    "STYLE_TAPS",
     "SCT",
+    "STYLE_TAPS",
     "ContentStats",
     "Decoder",
     "SCTNet",

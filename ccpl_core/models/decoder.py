@@ -13,10 +13,18 @@ import torch
 from torch import nn
 
 _DECODER_PLAN: tuple = (
-    (512, 256), "U",
-    (256, 256), (256, 256), (256, 256), (256, 128), "U",
-    (128, 128), (128, 64), "U",
-    (64, 64), (64, 3),
+    (512, 256),
+    "U",
+    (256, 256),
+    (256, 256),
+    (256, 256),
+    (256, 128),
+    "U",
+    (128, 128),
+    (128, 64),
+    "U",
+    (64, 64),
+    (64, 3),
 )
 #: First child used by each mode.
 DECODER_START = {"art": 0, "photo": 10}
@@ -46,7 +54,7 @@ class Decoder(nn.Sequential):
         super().__init__(OrderedDict(named))
         self.mode = mode
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self:
             x = layer(x)
         return x

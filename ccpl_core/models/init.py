@@ -7,7 +7,7 @@ from torch import nn
 
 
 def init_trainable_(net: nn.Module, seed: int | None = None) -> nn.Module:
-    """He-initialise every convolution of ``net`` in place (keeps activations O(1) through ReLUs)."""
+    """He-initialise every convolution of ``net`` in place (activations stay O(1) through ReLUs)."""
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     for module in net.modules():
         if isinstance(module, nn.Conv2d):

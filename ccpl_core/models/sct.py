@@ -37,8 +37,8 @@ class StyleCode:
 
     @staticmethod
     def blend(codes: list[StyleCode], weights: list[float]) -> StyleCode:
-        matrix = sum(w * c.matrix for c, w in zip(codes, weights))
-        mean = sum(w * c.mean for c, w in zip(codes, weights))
+        matrix = sum(w * c.matrix for c, w in zip(codes, weights, strict=True))
+        mean = sum(w * c.mean for c, w in zip(codes, weights, strict=True))
         return StyleCode(matrix=matrix, mean=mean)  # type: ignore[arg-type]
 
     def to(self, device: torch.device | str) -> StyleCode:
@@ -104,9 +104,7 @@ class SCT(nn.Module):
         h, w = style_feat.shape[-2:]
         need = MIN_STYLE_FEATURE[self.mode]
         if h < need or w < need:
-            raise ValueError(
-                f"style feature map is {h}x{w}, SCT needs at least {need}x{need}"
-            )
+            raise ValueError(f"style feature map is {h}x{w}, SCT needs at least {need}x{need}")
         with _fp32(style_feat):
             sf = style_feat.float()
             mean = sf.mean(dim=(2, 3), keepdim=True)

@@ -15,9 +15,17 @@ from torch import nn
 
 # (in, out) of every 3x3 convolution up to relu4_1, with "M" for a 2x2 max-pool.
 _VGG_PLAN: tuple = (
-    (3, 64), (64, 64), "M",
-    (64, 128), (128, 128), "M",
-    (128, 256), (256, 256), (256, 256), (256, 256), "M",
+    (3, 64),
+    (64, 64),
+    "M",
+    (64, 128),
+    (128, 128),
+    "M",
+    (128, 256),
+    (256, 256),
+    (256, 256),
+    (256, 256),
+    "M",
     (256, 512),
 )
 
@@ -63,7 +71,7 @@ class VGGEncoder(nn.Sequential):
     def stride(self) -> int:
         return FEATURE_STRIDE[self.mode]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102 - deepest tap
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self:
             x = layer(x)
         return x

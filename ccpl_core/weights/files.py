@@ -68,8 +68,10 @@ def read_state(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[s
             metadata = dict(fh.metadata() or {})
         tensors = load_file(str(p))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise ModelError(f"{p}: not a readable safetensors file ({exc}); delete it and download "
-                         "or convert it again") from exc
+        raise ModelError(
+            f"{p}: not a readable safetensors file ({exc}); delete it and download "
+            "or convert it again"
+        ) from exc
     return tensors, metadata
 
 

