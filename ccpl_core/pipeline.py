@@ -30,7 +30,7 @@ Progress = Callable[[int, int], None]
 MIN_TILE = 128
 #: Peak working memory per pixel of one image through encoder + SCT + decoder, by element size
 #: of the compute dtype (measured on CPU with benchmarks/memory_per_pixel.py, with headroom).
-BYTES_PER_PIXEL = {4: 1400, 2: 900}
+BYTES_PER_PIXEL = {4: 700, 2: 400}
 
 
 @dataclass

@@ -63,7 +63,7 @@ def memory_budget(device: torch.device, requested: int | None = None) -> int:
     """Bytes the stylisation of one tile may use.
 
     ``requested`` wins, then the CCPL_MEMORY_BUDGET_MB environment variable; the default is 80 % of
-    free GPU memory, or on CPU half the available RAM capped at 2 GiB (so 4K stays under 4 GB).
+    free GPU memory, or on CPU half the available RAM capped at 1.5 GiB (so 4K stays under 4 GB).
     """
     if requested:
         return int(requested)
@@ -76,7 +76,7 @@ def memory_budget(device: torch.device, requested: int | None = None) -> int:
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free * 0.8)
-    return int(min(2 * 2**30, 0.5 * _available_ram()))
+    return int(min(1.5 * 2**30, 0.5 * _available_ram()))
 
 
 def _available_ram() -> int:

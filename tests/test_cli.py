@@ -1,0 +1,203 @@
+"""The ``ccpl`` command line, run in-process and as ``python -m ccpl_core``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import DATA
+from PIL import Image
+
+from ccpl_core.cli import main
+
+
+@pytest.fixture()
+def files(tmp_path, art_model_file):
+    content = DATA / "chelsea.jpg"
+    style = DATA / "hubble.jpg"
+    return {"content": content, "style": style, "model": art_model_file, "tmp": tmp_path}
+
+
+def test_single_file(files):
+    out = files["tmp"] / "out.png"
+    rc = main(
+        [
+            "stylize",
+            str(files["content"]),
+            "--style",
+            str(files["style"]),
+            "--model",
+            str(files["model"]),
+            "--size",
+            "96",
+            "-o",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    im = Image.open(out)
+    assert im.size == (144, 96)  # shorter side resized to 96, aspect kept
+
+
+def test_size_zero_keeps_input_size_and_folder_output(files):
+    outdir = files["tmp"] / "many"
+    rc = main(
+        [
+            "stylize",
+            str(files["content"]),
+            str(DATA / "rocket.jpg"),
+            "--style",
+            str(files["style"]),
+            "--style",
+            str(DATA / "astronaut.jpg"),
+            "--style-weights",
+            "0.7,0.3",
+            "--model",
+            str(files["model"]),
+            "--size",
+            "0",
+            "--alpha",
+            "0.5",
+            "--preserve-color",
+            "-o",
+            str(outdir),
+        ]
+    )
+    assert rc == 0
+    outs = sorted(p.name for p in outdir.iterdir())
+    assert outs == ["chelsea_stylized.png", "rocket_stylized.png"]
+    assert Image.open(outdir / "chelsea_stylized.png").size == Image.open(files["content"]).size
+
+
+def test_mask_and_outside_style(files):
+    w, h = Image.open(files["content"]).size
+    mask = np.zeros((h, w), np.uint8)
+    mask[:, : w // 2] = 255
+    Image.fromarray(mask).save(files["tmp"] / "mask.png")
+    out = files["tmp"] / "masked.png"
+    rc = main(
+        [
+            "stylize",
+            str(files["content"]),
+            "--style",
+            str(files["style"]),
+            "--model",
+            str(files["model"]),
+            "--size",
+            "0",
+            "--mask",
+            str(files["tmp"] / "mask.png"),
+            "--mask-feather",
+            "0",
+            "-o",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    result = np.asarray(Image.open(out)).astype(int)
+    original = np.asarray(Image.open(files["content"]).convert("RGB")).astype(int)
+    assert np.abs(result[:, w // 2 :] - original[:, w // 2 :]).max() <= 1  # content kept
+    assert np.abs(result[:, : w // 2] - original[:, : w // 2]).mean() > 5
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--style-weights", "1,2"], "--style-weights has 2 values for 1"),
+        (["--mask", "missing.png"], "not found"),
+        (["--outside-style", "x.png"], "needs --mask"),
+        (["--alpha", "3"], "alpha"),
+        (["--mode", "photo"], "art model but mode 'photo'"),
+    ],
+)
+def test_errors_are_reported_not_raised(files, capsys, extra, message):
+    rc = main(
+        [
+            "stylize",
+            str(files["content"]),
+            "--style",
+            str(files["style"]),
+            "--model",
+            str(files["model"]),
+            "--size",
+            "64",
+            "-o",
+            str(files["tmp"] / "o.png"),
+            *extra,
+        ]
+    )
+    assert rc == 2
+    assert message in capsys.readouterr().err
+
+
+def test_existing_output_is_not_overwritten(files, capsys):
+    out = files["tmp"] / "exists.png"
+    out.write_bytes(b"user data")
+    args = [
+        "stylize",
+        str(files["content"]),
+        "--style",
+        str(files["style"]),
+        "--model",
+        str(files["model"]),
+        "--size",
+        "64",
+        "-o",
+        str(out),
+    ]
+    assert main(args) == 2
+    assert out.read_bytes() == b"user data"
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    assert out.read_bytes() != b"user data"
+
+
+def test_several_inputs_need_a_folder(files, capsys):
+    rc = main(
+        [
+            "stylize",
+            str(files["content"]),
+            str(files["content"]),
+            "--style",
+            str(files["style"]),
+            "--model",
+            str(files["model"]),
+            "-o",
+            str(files["tmp"] / "x.png"),
+        ]
+    )
+    assert rc == 2 and "output folder" in capsys.readouterr().err
+
+
+def test_python_dash_m(files):
+    out = files["tmp"] / "m.jpg"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ccpl_core",
+            "stylize",
+            str(files["content"]),
+            "--style",
+            str(files["style"]),
+            "--model",
+            str(files["model"]),
+            "--size",
+            "64",
+            "--precision",
+            "auto",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(out).size == (96, 64)
+    help_text = subprocess.run(
+        [sys.executable, "-m", "ccpl_core", "--help"], capture_output=True, text=True
+    ).stdout
+    assert "stylize" in help_text
