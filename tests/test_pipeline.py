@@ -9,7 +9,7 @@ from helpers import image
 from ccpl_core import InputError, Stylizer
 from ccpl_core.color import match_color, rgb_to_ycbcr
 from ccpl_core.models import ContentStats
-from ccpl_core.pipeline import PreparedStyle
+from ccpl_core.pipeline import BYTES_PER_PIXEL, PreparedStyle
 
 
 @pytest.fixture(scope="module")
@@ -289,7 +289,7 @@ def test_auto_tiling_under_small_budget(art_net, style):
 
 def test_big_batch_is_chunked_under_budget(art_net, style):
     batch = torch.rand(5, 3, 64, 64)
-    st = Stylizer(art_net, memory_budget_bytes=2 * 64 * 64 * 1400)
+    st = Stylizer(art_net, memory_budget_bytes=2 * 64 * 64 * BYTES_PER_PIXEL[4])
     chunk_sizes = []
     original = st._run_chunk
 

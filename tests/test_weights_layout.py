@@ -101,7 +101,7 @@ def test_bad_checkpoints_named(kwargs, match):
 
 
 def test_photo_decoder_under_art_mode_rejected():
-    vgg, decoder, sct = authors_checkpoints("photo")
+    _, _, sct = authors_checkpoints("photo")
     with pytest.raises(ModelError, match="photo"):
         from_authors("art", sct=sct)
 
@@ -148,7 +148,7 @@ def test_truncated_and_garbage_files(tmp_path, art_model_file):
 def test_pickles_are_refused(tmp_path):
     pth = tmp_path / "decoder.pth"
     torch.save({"1.weight": torch.zeros(1)}, pth)
-    with pytest.raises(ModelError, match="only .safetensors"):
+    with pytest.raises(ModelError, match=r"only \.safetensors"):
         read_state(pth)
 
 
