@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import CCPLError
-from . import stylize
+from . import stylize, train
 
 #: Sub-command modules; each has ``register(subparsers)`` that sets ``func`` on its parser.
-COMMANDS = (stylize,)
+COMMANDS = (stylize, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,147 @@
+"""``ccpl train``: train decoder + SCT with the CCPL loss from folders of content and style images."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..errors import InputError
+from ..loading import load_model
+from ..models import SCTNet
+from ..training import CropSampler, PairBatches, TrainConfig, Trainer, list_images
+from ..training.trainer import LATEST
+from ..weights.files import read_state
+from ..weights.layout import check_part, to_authors
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train an SCT model with the CCPL loss",
+        description="Train decoder + SCT (paper recipe by default).",
+    )
+    p.add_argument("--content", required=True, help="folder of content images")
+    p.add_argument("--style", required=True, help="folder of style images")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, log.jsonl, val/")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--encoder", help="encoder .safetensors (e.g. vgg_normalised_relu4_1)")
+    src.add_argument("--init", help="start from this model (file/folder) instead of scratch")
+    p.add_argument("--mode", choices=("art", "photo"), default="art")
+    p.add_argument("--resume", action="store_true", help=f"continue from OUT/{LATEST}")
+    defaults = TrainConfig()
+    for name, kind, text in (
+        ("iterations", int, "total iterations"),
+        ("batch_size", int, "images per batch"),
+        ("crop", int, "random crop size"),
+        ("resize", int, "shorter side before cropping"),
+        ("lr", float, "Adam learning rate"),
+        ("lr_decay", float, "lr = lr / (1 + decay * it)"),
+        ("content_weight", float, "content loss weight"),
+        ("style_weight", float, "style weight"),
+        ("ccpl_weight", float, "CCPL loss weight"),
+        ("tau", float, "InfoNCE temperature"),
+        ("num_anchors", int, "CCPL anchors per layer"),
+        ("seed", int, "random seed"),
+        ("save_every", int, "checkpoint interval"),
+        ("log_every", int, "log interval"),
+        ("val_every", int, "validation image interval (0 = off)"),
+        ("keep_every", int, "also keep a numbered checkpoint at this interval (0 = off)"),
+        ("workers", int, "data-loader worker processes"),
+    ):
+        p.add_argument(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            default=getattr(defaults, name),
+            help=f"{text} (default {getattr(defaults, name)})",
+        )
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--export",
+        default=None,
+        help="write the final inference model (decoder + SCT) to this .safetensors",
+    )
+    p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    fields = TrainConfig.__dataclass_fields__
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in fields and k != "extra"})
+
+
+def initial_model(args: argparse.Namespace) -> SCTNet:
+    if args.init:
+        return load_model(args.init, mode=args.mode)
+    net = SCTNet(args.mode)
+    tensors, _ = read_state(args.encoder)
+    part = to_authors(tensors)["encoder"]
+    if not part:
+        raise InputError(f"--encoder {args.encoder} holds no encoder.* weights")
+    net.encoder.load_state_dict(
+        check_part(part, args.mode, "encoder", args.encoder, allow_extra=True)
+    )
+    return net
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    cfg.validate()
+    out = Path(args.out)
+    content_files = list_images(args.content, "--content")
+    style_files = list_images(args.style, "--style")
+    if len(style_files) < 2:
+        raise InputError(
+            f"--style has {len(style_files)} image; training a general model needs several styles "
+            "(to adapt a model to one style, use `ccpl finetune`)"
+        )
+    net = initial_model(args)
+    content = CropSampler.from_files(content_files, cfg.resize, cfg.crop, "--content")
+    style = CropSampler.from_files(style_files, cfg.resize, cfg.crop, "--style")
+    val = (
+        content.sample(2, torch.Generator().manual_seed(1)),
+        style.sample(2, torch.Generator().manual_seed(2)),
+    )
+    trainer = Trainer(
+        net,
+        cfg,
+        PairBatches(content, style, cfg.batch_size, cfg.seed),
+        out,
+        device=args.device,
+        validation=val,
+    )
+    latest = out / LATEST
+    if args.resume:
+        if not latest.exists():
+            raise InputError(f"--resume: no checkpoint at {latest}")
+        trainer.load_checkpoint(latest)
+    elif latest.exists():
+        raise InputError(f"{latest} exists: pass --resume to continue or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(vars(args), default=str, indent=2))
+    bar = tqdm(
+        total=cfg.iterations, initial=trainer.iteration, unit="it", desc="train", disable=None
+    )
+
+    def on_step(losses: dict) -> None:
+        bar.update(1)
+        bar.set_postfix(
+            c=f"{losses['content']:.3g}", s=f"{losses['style']:.3g}", ccpl=f"{losses['ccpl']:.3g}"
+        )
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C
+    try:
+        trainer.run(on_step=on_step)
+    except KeyboardInterrupt:
+        trainer.save_checkpoint()
+        print(f"interrupted at iteration {trainer.iteration}; checkpoint saved to {latest}")
+        return 130
+    finally:
+        bar.close()
+    if args.export:
+        print(trainer.export(args.export, {"ccpl.source": "ccpl train"}))
+    return 0

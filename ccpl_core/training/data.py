@@ -1,0 +1,122 @@
+"""Training images: folders of content and style pictures, sampled as random crops.
+
+Every batch is a pure function of (seed, iteration), so a resumed run sees exactly the batches an
+uninterrupted run would have seen, and data-loader workers need no shared random state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import InputError
+from ..images import IMAGE_SUFFIXES
+
+#: Images smaller than this on their shorter side are refused (they cannot give useful crops).
+MIN_TRAIN_SIDE = 64
+
+
+def list_images(source: str | os.PathLike | Sequence[str | os.PathLike], what: str) -> list[Path]:
+    """Image files of a folder (recursively) or an explicit list; a clear error when none."""
+    if isinstance(source, str | os.PathLike):
+        root = Path(source)
+        if not root.exists():
+            raise InputError(f"{what}: folder not found: {root}")
+        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    else:
+        files = [Path(p) for p in source]
+    if not files:
+        raise InputError(f"{what}: no images ({', '.join(IMAGE_SUFFIXES)}) found in {source}")
+    return files
+
+
+def load_resized(path: Path, short_side: int) -> torch.Tensor:
+    """uint8 [3, h, w] with the shorter side resized to ``short_side``."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            if min(w, h) < MIN_TRAIN_SIDE:
+                raise InputError(
+                    f"training image {path} is only {w}x{h}; images need a shorter side of at "
+                    f"least {MIN_TRAIN_SIDE} pixels"
+                )
+            scale = short_side / min(w, h)
+            size = (max(short_side, round(w * scale)), max(short_side, round(h * scale)))
+            im = im.resize(size, Image.BICUBIC, reducing_gap=3.0)
+            return torch.from_numpy(np.array(im, copy=True)).permute(2, 0, 1).contiguous()
+    except OSError as exc:
+        raise InputError(f"cannot read training image {path}: {exc}") from exc
+
+
+def tensors_to_uint8(images: torch.Tensor) -> list[torch.Tensor]:
+    """Float [B, 3, H, W] in [0, 1] (e.g. a ComfyUI IMAGE batch) -> list of uint8 [3, H, W]."""
+    return [(img.clamp(0, 1) * 255).round().to(torch.uint8) for img in images]
+
+
+class CropSampler:
+    """Random ``crop`` x ``crop`` patches (with horizontal flips) from images held in memory."""
+
+    def __init__(self, images: Sequence[torch.Tensor], crop: int, what: str) -> None:
+        if not images:
+            raise InputError(f"{what}: no images")
+        small = [tuple(im.shape[-2:]) for im in images if min(im.shape[-2:]) < crop]
+        if small:
+            raise InputError(
+                f"{what}: {len(small)} image(s) are smaller than the crop size {crop} "
+                f"(e.g. {small[0][1]}x{small[0][0]}); use a smaller crop or larger images"
+            )
+        self.images = list(images)
+        self.crop = crop
+
+    @classmethod
+    def from_files(cls, files: Sequence[Path], resize: int, crop: int, what: str) -> CropSampler:
+        if resize < crop:
+            raise InputError(f"resize ({resize}) must be at least the crop size ({crop})")
+        return cls([load_resized(f, resize) for f in files], crop, what)
+
+    def sample(self, batch: int, gen: torch.Generator) -> torch.Tensor:
+        out = torch.empty(batch, 3, self.crop, self.crop, dtype=torch.uint8)
+        picks = torch.randint(len(self.images), (batch,), generator=gen)
+        for i, k in enumerate(picks.tolist()):
+            im = self.images[k]
+            h, w = im.shape[-2:]
+            y = int(torch.randint(h - self.crop + 1, (1,), generator=gen))
+            x = int(torch.randint(w - self.crop + 1, (1,), generator=gen))
+            patch = im[:, y : y + self.crop, x : x + self.crop]
+            if bool(torch.rand((), generator=gen) < 0.5):
+                patch = patch.flip(-1)
+            out[i] = patch
+        return out
+
+
+def batch_generator(seed: int, iteration: int, rank: int = 0) -> torch.Generator:
+    """The random stream of one iteration (and one distributed rank)."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + iteration) * 1_009 + rank)
+
+
+class PairBatches(torch.utils.data.Dataset):
+    """Item ``i`` is the (content, style) uint8 batch of iteration ``i``; usable with workers."""
+
+    def __init__(
+        self, content: CropSampler, style: CropSampler, batch: int, seed: int, rank: int = 0
+    ) -> None:
+        self.content, self.style, self.batch, self.seed, self.rank = (
+            content,
+            style,
+            batch,
+            seed,
+            rank,
+        )
+
+    def __len__(self) -> int:  # iterations are addressed explicitly by a sampler
+        return 2**31 - 1
+
+    def __getitem__(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = batch_generator(self.seed, iteration, self.rank)
+        return self.content.sample(self.batch, gen), self.style.sample(self.batch, gen)

@@ -1,0 +1,313 @@
+"""The CCPL training loop: paper recipe, exact resume, atomic checkpoints, mixed precision, DDP.
+
+Checkpoints are safetensors files holding the trainable weights, the CCPL heads and the Adam state
+(``optim.<i>.exp_avg`` ...), with the iteration and config in the metadata. Batches and anchor
+positions are functions of (seed, iteration), so resuming from a checkpoint reproduces the
+uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..errors import InputError, ModelError
+from ..losses import CCPLLoss, content_loss, style_loss
+from ..models import SCTNet
+from ..models.vgg import STYLE_TAPS
+from ..runtime import resolve_device, resolve_dtype
+from ..weights.files import read_state, save_sctnet, save_state
+from .data import PairBatches, batch_generator
+
+LATEST = "latest.safetensors"
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters; the defaults are the paper's recipe."""
+
+    mode: str = "art"
+    iterations: int = 160_000
+    batch_size: int = 8
+    crop: int = 256
+    resize: int = 512
+    lr: float = 1e-4
+    lr_decay: float = 5e-5
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    ccpl_weight: float = 5.0
+    tau: float = 0.07
+    num_anchors: int = 8
+    precision: str = "auto"
+    seed: int = 0
+    save_every: int = 1000
+    log_every: int = 50
+    val_every: int = 0
+    keep_every: int = 0
+    workers: int = 2
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.iterations <= 0:
+            raise InputError(f"steps/iterations must be positive, got {self.iterations}")
+        if not self.lr > 0:
+            raise InputError(f"learning rate must be > 0, got {self.lr}")
+        if self.batch_size <= 0:
+            raise InputError(f"batch size must be positive, got {self.batch_size}")
+        if self.crop < 32 or self.crop % 8:
+            raise InputError(f"crop must be a multiple of 8 and at least 32, got {self.crop}")
+        for name in ("content_weight", "style_weight", "ccpl_weight"):
+            if getattr(self, name) < 0:
+                raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+class TrainModule(nn.Module):
+    """Decoder + SCT + CCPL heads around a frozen encoder; forward returns the three losses."""
+
+    def __init__(self, net: SCTNet, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.net = net
+        self.ccpl = CCPLLoss(net.mode, cfg.num_anchors, cfg.tau)
+        self.net.encoder.requires_grad_(False)
+        self.taps = STYLE_TAPS[net.mode]
+
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return dict(zip(self.taps, self.net.encoder.taps(x, self.taps), strict=True))
+
+    def forward(
+        self, content: torch.Tensor, style: torch.Tensor, gen: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            cf = self.features(content)
+            sf = self.features(style)
+        deepest = self.taps[-1]
+        fused = self.net.sct(cf[deepest], sf[deepest])
+        out = self.net.decoder(fused.to(content.dtype))
+        gf = self.features(out)
+        lc = content_loss(gf[deepest], cf[deepest])
+        ls = style_loss([gf[t] for t in self.taps], [sf[t] for t in self.taps])
+        lccpl = self.ccpl(gf, cf, generator=gen)
+        return lc, ls, lccpl, out
+
+
+class Trainer:
+    """Runs training on one device (or one rank of a torchrun job)."""
+
+    def __init__(
+        self,
+        net: SCTNet,
+        cfg: TrainConfig,
+        batches: PairBatches,
+        out_dir: str | os.PathLike,
+        device: str | torch.device = "auto",
+        validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> None:
+        cfg.validate()
+        if net.mode != cfg.mode:
+            raise ModelError(f"the model is {net.mode} but training mode is {cfg.mode}")
+        self.cfg = cfg
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(cfg.precision, self.device)
+        self.out_dir = Path(out_dir)
+        self.batches = batches
+        self.validation = validation
+        self.rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        self.module = TrainModule(net, cfg).to(self.device)
+        self.ddp: nn.Module = self.module
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.ddp = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
+        self.params = [p for p in self.module.parameters() if p.requires_grad]
+        self.optim = torch.optim.Adam(self.params, lr=cfg.lr)
+        self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
+        self.iteration = 0
+        self.history: list[dict] = []
+
+    # ------------------------------------------------------------------ running
+    def lr_at(self, iteration: int) -> float:
+        return self.cfg.lr / (1.0 + self.cfg.lr_decay * iteration)
+
+    def step(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
+        """One optimisation step on uint8 or float batches; returns the losses."""
+        cfg = self.cfg
+        c = _to_float(content, self.device)
+        s = _to_float(style, self.device)
+        gen = batch_generator(cfg.seed + 7, self.iteration, self.rank)
+        for group in self.optim.param_groups:
+            group["lr"] = self.lr_at(self.iteration)
+        self.module.train()
+        amp = self.dtype != torch.float32
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=amp):
+            lc, ls, lccpl, _ = self.ddp(c, s, gen)
+        total = cfg.content_weight * lc + cfg.style_weight * ls + cfg.ccpl_weight * lccpl
+        if not torch.isfinite(total):
+            raise FloatingPointError(
+                f"loss became {float(total)} at iteration {self.iteration}; lower the learning "
+                "rate or use --precision fp32"
+            )
+        self.optim.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.optim)
+        self.scaler.update()
+        self.iteration += 1
+        values = torch.stack([lc, ls, lccpl, total]).detach().float().tolist()
+        return {
+            "iteration": self.iteration,
+            "content": values[0],
+            "style": values[1],
+            "ccpl": values[2],
+            "total": values[3],
+            "lr": self.lr_at(self.iteration - 1),
+        }
+
+    def run(
+        self,
+        until: int | None = None,
+        on_step: Callable[[dict[str, float]], None] | None = None,
+    ) -> list[dict]:
+        """Train up to ``until`` (default: the configured iterations), checkpointing as it goes.
+
+        An exception (Ctrl-C, an interrupt raised by ``on_step``) leaves the last complete
+        checkpoint in place; nothing is half-written.
+        """
+        cfg = self.cfg
+        stop = until or cfg.iterations
+        loader = torch.utils.data.DataLoader(
+            self.batches,
+            batch_size=None,
+            sampler=range(self.iteration, stop),
+            num_workers=cfg.workers,
+            persistent_workers=False,
+            prefetch_factor=2 if cfg.workers else None,
+        )
+        t0 = time.perf_counter()
+        window: list[dict] = []
+        for content, style in loader:
+            losses = self.step(content, style)
+            window.append(losses)
+            if on_step:
+                on_step(losses)
+            it = self.iteration
+            if it % cfg.log_every == 0 or it == stop:
+                rec = _mean_record(window)
+                rec["sec_per_iter"] = (time.perf_counter() - t0) / len(window)
+                self.history.append(rec)
+                self._log(rec)
+                window, t0 = [], time.perf_counter()
+            if cfg.save_every and it % cfg.save_every == 0 and it != stop:
+                self.save_checkpoint()
+                if cfg.keep_every and it % cfg.keep_every == 0:
+                    self.save_checkpoint(self.out_dir / f"iter_{it:07d}.safetensors")
+            if cfg.val_every and self.validation is not None and it % cfg.val_every == 0:
+                self.save_validation()
+        self.save_checkpoint()
+        return self.history
+
+    # -------------------------------------------------------------- checkpoints
+    def state(self) -> dict[str, torch.Tensor]:
+        state = {
+            f"net.{k}": v
+            for k, v in self.module.net.state_dict().items()
+            if not k.startswith("encoder.")
+        }
+        state |= {f"ccpl.{k}": v for k, v in self.module.ccpl.state_dict().items()}
+        opt = self.optim.state_dict()
+        for idx, st in opt["state"].items():
+            for name, value in st.items():
+                t = value if isinstance(value, torch.Tensor) else torch.tensor(value)
+                state[f"optim.{idx}.{name}"] = t.detach().clone()
+        return state
+
+    def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path | None:
+        if self.rank != 0:
+            return None
+        target = Path(path) if path else self.out_dir / LATEST
+        meta = {
+            "ccpl.mode": self.cfg.mode,
+            "ccpl.iteration": str(self.iteration),
+            "ccpl.config": json.dumps(dataclasses.asdict(self.cfg), sort_keys=True),
+            "ccpl.kind": "training-checkpoint",
+        }
+        return save_state(self.state(), target, meta, overwrite=True)
+
+    def load_checkpoint(self, path: str | os.PathLike) -> None:
+        tensors, meta = read_state(path)
+        if meta.get("ccpl.kind") != "training-checkpoint":
+            raise ModelError(f"{path} is not a training checkpoint (no optimiser state)")
+        if meta.get("ccpl.mode") != self.cfg.mode:
+            raise ModelError(f"{path} is a {meta.get('ccpl.mode')} checkpoint, not {self.cfg.mode}")
+        net_state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+        self.module.net.load_state_dict(net_state, strict=False)
+        self.module.ccpl.load_state_dict(
+            {k[5:]: v for k, v in tensors.items() if k.startswith("ccpl.")}
+        )
+        opt = self.optim.state_dict()
+        states: dict[int, dict] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, idx, name = key.split(".", 2)
+                states.setdefault(int(idx), {})[name] = value.clone()
+        opt["state"] = states
+        self.optim.load_state_dict(opt)
+        self.iteration = int(meta["ccpl.iteration"])
+
+    def export(self, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
+        """Write the inference weights (decoder + SCT) that LoadSCTModel and the CLI load."""
+        meta = {
+            "ccpl.iterations": str(self.iteration),
+            "ccpl.config": json.dumps(dataclasses.asdict(self.cfg), sort_keys=True),
+            **(metadata or {}),
+        }
+        return save_sctnet(self.module.net, path, meta, overwrite=True)
+
+    # ----------------------------------------------------------------- logging
+    def _log(self, rec: dict) -> None:
+        if self.rank != 0:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.out_dir / "log.jsonl", "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+
+    @torch.no_grad()
+    def save_validation(self) -> Path | None:
+        """A grid of content | style | output for the fixed validation pairs."""
+        if self.rank != 0 or self.validation is None:
+            return None
+        from ..images import save_image
+
+        content, style = (_to_float(x, self.device) for x in self.validation)
+        self.module.eval()
+        out = self.module.net(content, style).clamp(0, 1)
+        rows = torch.cat(
+            [torch.cat([c, s, o], dim=-1) for c, s, o in zip(content, style, out, strict=True)],
+            dim=-2,
+        )
+        path = self.out_dir / "val" / f"iter_{self.iteration:07d}.png"
+        return save_image(rows, path, overwrite=True)
+
+
+def _to_float(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+
+
+def _mean_record(window: list[dict]) -> dict:
+    keys = ("content", "style", "ccpl", "total")
+    rec = {k: sum(w[k] for w in window) / len(window) for k in keys}
+    rec["iteration"] = window[-1]["iteration"]
+    rec["lr"] = window[-1]["lr"]
+    rec["finite"] = all(math.isfinite(w["total"]) for w in window)
+    return rec
+
+
+__all__ = ["LATEST", "TrainConfig", "TrainModule", "Trainer"]
