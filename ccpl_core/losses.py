@@ -60,7 +60,7 @@ def sample_anchors(
 
 def neighbour_differences(feat: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
     """f(anchor) - f(neighbour) for every anchor and direction: [B, 8N, C], direction-major."""
-    b, c, h, w = feat.shape
+    w = feat.shape[-1]
     flat = feat.flatten(2)  # [B, C, HW]
     offsets = torch.tensor([dy * w + dx for dy, dx in NEIGHBOURS], device=feat.device)
     anchors = anchors.to(feat.device)

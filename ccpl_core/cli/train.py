@@ -1,4 +1,4 @@
-"""``ccpl train``: train decoder + SCT with the CCPL loss from folders of content and style images."""
+"""``ccpl train``: train decoder + SCT with the CCPL loss from folders of content and style."""
 
 from __future__ import annotations
 
