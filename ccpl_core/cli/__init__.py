@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import CCPLError
-from . import stylize, train
+from . import finetune, stylize, train
 
 #: Sub-command modules; each has ``register(subparsers)`` that sets ``func`` on its parser.
-COMMANDS = (stylize, train)
+COMMANDS = (stylize, train, finetune)
 
 
 def build_parser() -> argparse.ArgumentParser:

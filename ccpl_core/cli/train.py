@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -88,9 +89,25 @@ def initial_model(args: argparse.Namespace) -> SCTNet:
     return net
 
 
+def init_distributed(device: str) -> tuple[int, str]:
+    """Join a torchrun job when WORLD_SIZE > 1: returns (rank, device for this rank)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, device
+    import torch.distributed as dist
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device in ("auto", "cuda") and torch.cuda.is_available()
+    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    if use_cuda:
+        torch.cuda.set_device(local)
+        return dist.get_rank(), f"cuda:{local}"
+    return dist.get_rank(), "cpu"
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     cfg.validate()
+    rank, args.device = init_distributed(args.device)
     out = Path(args.out)
     content_files = list_images(args.content, "--content")
     style_files = list_images(args.style, "--style")
@@ -106,14 +123,8 @@ def run(args: argparse.Namespace) -> int:
         content.sample(2, torch.Generator().manual_seed(1)),
         style.sample(2, torch.Generator().manual_seed(2)),
     )
-    trainer = Trainer(
-        net,
-        cfg,
-        PairBatches(content, style, cfg.batch_size, cfg.seed),
-        out,
-        device=args.device,
-        validation=val,
-    )
+    batches = PairBatches(content, style, cfg.batch_size, cfg.seed, rank=rank)
+    trainer = Trainer(net, cfg, batches, out, device=args.device, validation=val)
     latest = out / LATEST
     if args.resume:
         if not latest.exists():
@@ -122,9 +133,14 @@ def run(args: argparse.Namespace) -> int:
     elif latest.exists():
         raise InputError(f"{latest} exists: pass --resume to continue or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(vars(args), default=str, indent=2))
+    if rank == 0:
+        (out / "config.json").write_text(json.dumps(vars(args), default=str, indent=2))
     bar = tqdm(
-        total=cfg.iterations, initial=trainer.iteration, unit="it", desc="train", disable=None
+        total=cfg.iterations,
+        initial=trainer.iteration,
+        unit="it",
+        desc="train",
+        disable=None if rank == 0 else True,
     )
 
     def on_step(losses: dict) -> None:
@@ -142,6 +158,6 @@ def run(args: argparse.Namespace) -> int:
         return 130
     finally:
         bar.close()
-    if args.export:
+    if args.export and rank == 0:
         print(trainer.export(args.export, {"ccpl.source": "ccpl train"}))
     return 0

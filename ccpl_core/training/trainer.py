@@ -26,7 +26,7 @@ from ..losses import CCPLLoss, content_loss, style_loss
 from ..models import SCTNet
 from ..models.vgg import STYLE_TAPS
 from ..runtime import resolve_device, resolve_dtype
-from ..weights.files import read_state, save_sctnet, save_state
+from ..weights.files import encoder_fingerprint, read_state, save_sctnet, save_state
 from .data import PairBatches, batch_generator
 
 LATEST = "latest.safetensors"
@@ -237,6 +237,7 @@ class Trainer:
             "ccpl.iteration": str(self.iteration),
             "ccpl.config": json.dumps(dataclasses.asdict(self.cfg), sort_keys=True),
             "ccpl.kind": "training-checkpoint",
+            "ccpl.encoder_fingerprint": encoder_fingerprint(self.module.net.encoder.state_dict()),
         }
         return save_state(self.state(), target, meta, overwrite=True)
 
@@ -311,3 +312,28 @@ def _mean_record(window: list[dict]) -> dict:
 
 
 __all__ = ["LATEST", "TrainConfig", "TrainModule", "Trainer"]
+
+
+def export_checkpoint(
+    checkpoint: str | os.PathLike,
+    output: str | os.PathLike,
+    metadata: dict[str, str] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Path:
+    """Inference weights (decoder + SCT, no optimiser, no heads) of a training checkpoint.
+
+    ``dtype=torch.float16`` halves the file; loading restores float32.
+    """
+    tensors, meta = read_state(checkpoint)
+    if meta.get("ccpl.kind") != "training-checkpoint":
+        raise ModelError(f"{checkpoint} is not a training checkpoint")
+    state = {k[4:]: v.to(dtype) for k, v in tensors.items() if k.startswith("net.")}
+    out_meta = {
+        "ccpl.mode": meta["ccpl.mode"],
+        "ccpl.iterations": meta.get("ccpl.iteration", ""),
+        "ccpl.config": meta.get("ccpl.config", ""),
+        "ccpl.kind": "model",
+        "ccpl.encoder_fingerprint": meta.get("ccpl.encoder_fingerprint", ""),
+        **(metadata or {}),
+    }
+    return save_state(state, output, out_meta, overwrite=True)

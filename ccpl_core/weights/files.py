@@ -83,6 +83,20 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def encoder_fingerprint(encoder_state: dict[str, torch.Tensor]) -> str:
+    """Identity of an encoder's weights, the same whether stored in fp32 or fp16.
+
+    Decoders only work with the encoder they were trained against; models record this
+    fingerprint so the right shared encoder file is picked.
+    """
+    h = hashlib.sha256()
+    state = {k.removeprefix("encoder."): v for k, v in encoder_state.items()}
+    for key in sorted(state):
+        h.update(key.encode())
+        h.update(state[key].detach().cpu().to(torch.float16).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def model_files_in(folder: str | os.PathLike) -> list[Path]:
     """The .safetensors files of a model folder, encoder files first."""
     files = sorted(Path(folder).glob("*.safetensors"))
@@ -155,8 +169,12 @@ def save_sctnet(
     overwrite: bool = False,
 ) -> Path:
     """Save decoder + SCT (and optionally the encoder) of ``net`` in the project layout."""
-    state = {
-        k: v for k, v in net.state_dict().items() if include_encoder or not k.startswith("encoder.")
+    full = net.state_dict()
+    state = {k: v for k, v in full.items() if include_encoder or not k.startswith("encoder.")}
+    encoder = {k: v for k, v in full.items() if k.startswith("encoder.")}
+    meta = {
+        "ccpl.mode": net.mode,
+        "ccpl.encoder_fingerprint": encoder_fingerprint(encoder),
+        **(metadata or {}),
     }
-    meta = {"ccpl.mode": net.mode, **(metadata or {})}
     return save_state(state, path, meta, overwrite=overwrite)

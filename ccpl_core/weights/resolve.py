@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 
 from safetensors import safe_open
+from safetensors.torch import load_file
 
 from ..errors import ModelError
-from .files import model_files_in
+from .files import encoder_fingerprint, model_files_in
 
 
 def default_models_dir() -> Path:
@@ -17,26 +18,63 @@ def default_models_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "ccpl" / "models"
 
 
-def has_part(path: Path, part: str) -> bool:
-    """Whether a safetensors file holds tensors of ``part`` (read from its header only)."""
+def _header(path: Path) -> tuple[list[str], dict[str, str]]:
     try:
         with safe_open(str(path), framework="pt") as fh:
-            return any(k.startswith(part + ".") for k in fh.keys())  # noqa: SIM118 - safe_open is not a dict
+            return list(fh.keys()), dict(fh.metadata() or {})
     except Exception as exc:
         raise ModelError(f"{path}: not a readable safetensors file ({exc})") from exc
 
 
+def has_part(path: Path, part: str) -> bool:
+    """Whether a safetensors file holds tensors of ``part`` (read from its header only)."""
+    return any(k.startswith(part + ".") for k in _header(path)[0])
+
+
+def _fingerprint(path: Path) -> str | None:
+    keys, meta = _header(path)
+    if meta.get("ccpl.encoder_fingerprint"):
+        return meta["ccpl.encoder_fingerprint"]
+    if any(k.startswith("encoder.") for k in keys):
+        tensors = load_file(str(path))
+        return encoder_fingerprint({k: v for k, v in tensors.items() if k.startswith("encoder.")})
+    return None
+
+
 def with_encoder(files: list[Path], search: list[Path]) -> list[Path]:
-    """Add an encoder file when ``files`` have none: a sibling file or one in ``search`` dirs."""
+    """Add the encoder file ``files`` were trained with, when they hold no encoder.
+
+    Candidates are encoder-only files beside the model and in ``search``; the model's recorded
+    encoder fingerprint picks among them.
+    """
     if any(has_part(f, "encoder") for f in files):
         return files
+    wanted = next(
+        (fp for f in files if (fp := _header(f)[1].get("ccpl.encoder_fingerprint"))), None
+    )
+    candidates: list[Path] = []
     for folder in [files[0].parent, *search]:
-        if not folder.is_dir():
-            continue
-        for cand in sorted(folder.glob("*.safetensors")):
-            if cand not in files and has_part(cand, "encoder") and not has_part(cand, "sct"):
-                return [cand, *files]
+        if folder.is_dir():
+            candidates += [
+                c
+                for c in sorted(folder.glob("*.safetensors"))
+                if c not in files
+                and c not in candidates
+                and has_part(c, "encoder")
+                and not has_part(c, "sct")
+            ]
+    if wanted:
+        match = [c for c in candidates if _fingerprint(c) == wanted]
+        if match:
+            return [match[0], *files]
+    elif len(candidates) == 1:
+        return [candidates[0], *files]
     where = ", ".join(str(d) for d in [files[0].parent, *search])
+    if candidates:
+        raise ModelError(
+            f"{files[0].name} needs the encoder it was trained with (fingerprint {wanted}); "
+            f"none of {', '.join(c.name for c in candidates)} in {where} matches"
+        )
     raise ModelError(
         f"{files[0].name} has no encoder weights and no encoder file was found in {where}. "
         "Put the shared encoder file (e.g. vgg_normalised_relu4_1.safetensors) next to it."
