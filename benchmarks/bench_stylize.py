@@ -156,7 +156,7 @@ def main() -> None:
             row[pipeline] = run_one(pipeline, size, args, save)
             print(size, pipeline, row[pipeline], flush=True)
         base = row.get("authors-fp32", {}).get("median_s_per_image")
-        for pipeline, rec in row.items():
+        for rec in row.values():
             if base and "median_s_per_image" in rec:
                 rec["speedup_vs_authors"] = base / rec["median_s_per_image"]
         exact, fast = tmp / f"{size}_ccpl-exact.pt", tmp / f"{size}_ccpl-fast.pt"

@@ -86,7 +86,7 @@ def test_interrupt_leaves_last_checkpoint_loadable(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         t.run(on_step=stop)
-    tensors, meta = read_state(tmp_path / "latest.safetensors")
+    _, meta = read_state(tmp_path / "latest.safetensors")
     assert meta["ccpl.iteration"] == "3"  # the last complete checkpoint, intact
     assert not list(tmp_path.glob(".*partial"))
     fresh = make_trainer(tmp_path / "x", iterations=10)
@@ -100,7 +100,7 @@ def test_export_and_load_inference_model(tmp_path, art_net):
     out = export_checkpoint(
         tmp_path / "latest.safetensors", tmp_path / "m" / "model.safetensors", dtype=torch.float16
     )
-    tensors, meta = read_state(out)
+    tensors, _ = read_state(out)
     assert all(v.dtype == torch.float16 for v in tensors.values())
     assert not any(k.startswith(("optim.", "ccpl.", "encoder.")) for k in tensors)
     enc = {k: v for k, v in t.module.net.state_dict().items() if k.startswith("encoder.")}
