@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import CCPLError
-from . import finetune, stylize, train
+from . import finetune, stylize, train, weights
 
 #: Sub-command modules; each has ``register(subparsers)`` that sets ``func`` on its parser.
-COMMANDS = (stylize, train, finetune)
+COMMANDS = (stylize, train, finetune, weights)
 
 
 def build_parser() -> argparse.ArgumentParser:

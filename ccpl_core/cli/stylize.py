@@ -37,12 +37,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="comma-separated blend weights, one per --style (default: equal)",
     )
-    p.add_argument("--model", required=True, help="model file (.safetensors) or folder")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="model name from the manifest, .safetensors file or folder "
+        "(default: the manifest's default model)",
+    )
     p.add_argument(
         "--models-dir",
         default=None,
-        help="where shared encoder files are looked up (default: $CCPL_MODELS_DIR)",
+        help="folder of downloaded/shared weights (default: $CCPL_MODELS_DIR)",
     )
+    p.add_argument("--manifest", default=None, help="weights manifest (default: $CCPL_MANIFEST)")
     p.add_argument(
         "--mode",
         choices=("art", "photo"),
@@ -156,7 +162,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"output exists: {', '.join(existing[:3])} (use --overwrite)")
     if args.outside_style and not args.mask:
         raise InputError("--outside-style needs --mask (it is applied where the mask is black)")
-    model = load_model(args.model, mode=args.mode, models_dir=args.models_dir)
+    model = load_model(
+        args.model, mode=args.mode, models_dir=args.models_dir, manifest=args.manifest
+    )
     stylizer = Stylizer(model, device=args.device, precision=args.precision)
     styles = [resize_short_side(load_image(s)[0], args.style_size) for s in args.style]
     prepared = stylizer.prepare_style(styles, args.style_weights)

@@ -8,14 +8,16 @@ free-form provenance (``ccpl.source``, ``ccpl.source_sha256``, training details)
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import struct
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from ..errors import ModelError
 from ..models import SCTNet
@@ -43,14 +45,59 @@ def save_state(
     tensors = {k: state[k].detach().cpu().contiguous() for k in sorted(state)}
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".partial")
-    os.close(fd)
     try:
-        save_file(tensors, tmp, metadata={k: str(v) for k, v in meta.items()})
+        with os.fdopen(fd, "wb") as fh:
+            write_safetensors(fh, tensors, {k: str(v) for k, v in meta.items()})
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return p
+
+
+_DTYPE_NAMES = {
+    torch.float64: "F64",
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.int16: "I16",
+    torch.int8: "I8",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
+
+
+def write_safetensors(fh, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Serialise to the safetensors format with a canonical header (sorted keys).
+
+    The reference writer orders metadata through a hash map, so equal inputs could give different
+    bytes; a canonical layout makes conversions reproducible to the sha256.
+    """
+    header: dict[str, object] = {"__metadata__": dict(sorted(metadata.items()))}
+    offset = 0
+    blobs = []
+    for key in sorted(tensors):
+        t = tensors[key]
+        if t.dtype not in _DTYPE_NAMES:
+            raise ModelError(f"cannot store {key} of dtype {t.dtype} in safetensors")
+        data = t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+        header[key] = {
+            "dtype": _DTYPE_NAMES[t.dtype],
+            "shape": list(t.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
+        offset += len(data)
+        blobs.append(data)
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    fh.write(struct.pack("<Q", len(raw)))
+    fh.write(raw)
+    for blob in blobs:
+        fh.write(blob)
 
 
 def read_state(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
