@@ -76,7 +76,7 @@ def test_wrong_sha_is_never_used(tmp_path, art_net):
 def test_missing_file_explains_manual_steps(tmp_path, art_net):
     path, models = _manifest(tmp_path, art_net)
     (models / "tiny.safetensors").unlink()
-    with pytest.raises(ModelError, match="1 file.*missing.*place tiny.safetensors in"):
+    with pytest.raises(ModelError, match=r"1 file.*missing.*place tiny\.safetensors in"):
         load_model("tiny", manifest=path, models_dir=models)
     man = load_manifest()
     with pytest.raises(ModelError, match="2 file") as err:
@@ -88,7 +88,7 @@ def test_missing_file_explains_manual_steps(tmp_path, art_net):
 
 def test_unknown_name(tmp_path, art_net):
     path, models = _manifest(tmp_path, art_net)
-    with pytest.raises(ModelError, match="unknown model 'nope'.*known: tiny"):
+    with pytest.raises(ModelError, match=r"unknown model 'nope'.*known: tiny"):
         load_model("nope", manifest=path, models_dir=models)
 
 
