@@ -26,6 +26,18 @@ def to_rgb(image: torch.Tensor, name: str = "image") -> tuple[torch.Tensor, torc
     ``image`` may be [H, W], [C, H, W] or [B, C, H, W] with C in {1, 2, 3, 4}; integer dtypes are
     scaled by their maximum (uint8 -> /255, int32 holding 16-bit data -> /65535).
     """
+    x = as_batch(image, name)
+    x = _to_unit_float(x, name)
+    alpha = None
+    if x.shape[1] in (2, 4):
+        x, alpha = x[:, :-1], x[:, -1:]
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    return x.contiguous(), alpha
+
+
+def as_batch(image: torch.Tensor, name: str = "image") -> torch.Tensor:
+    """A [B, C, H, W] view of an image tensor, validated without copying its data."""
     if not isinstance(image, torch.Tensor):
         raise InputError(f"{name}: expected a torch.Tensor, got {type(image).__name__}")
     x = image
@@ -48,13 +60,7 @@ def to_rgb(image: torch.Tensor, name: str = "image") -> tuple[torch.Tensor, torc
         )
     if h == 0 or w == 0:
         raise InputError(f"{name}: image has zero size ({h}x{w})")
-    x = _to_unit_float(x, name)
-    alpha = None
-    if c in (2, 4):
-        x, alpha = x[:, :-1], x[:, -1:]
-    if x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    return x.contiguous(), alpha
+    return x
 
 
 def _to_unit_float(x: torch.Tensor, name: str) -> torch.Tensor:

@@ -17,7 +17,7 @@ import torch
 
 from . import color, masks
 from .errors import InputError, OutOfMemory
-from .images import to_rgb
+from .images import as_batch, to_rgb
 from .models import ContentStats, SCTNet, StyleCode
 from .models.vgg import DEEPEST_TAP, TAP_CHANNELS
 from .runtime import empty_cache, is_oom, memory_budget, resolve_device, resolve_dtype
@@ -115,6 +115,7 @@ class Stylizer:
         tile: int | None = None,
         progress: Progress | None = None,
         content_stats: ContentStats | None = None,
+        out: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Stylise a content batch; returns float32 [B, 3, H, W] (or RGBA) on the content's device.
 
@@ -130,12 +131,14 @@ class Stylizer:
             tile: tile size in pixels; None chooses automatically, 0 forbids tiling.
             progress: called with (done, total) steps; may raise to interrupt.
             content_stats: override the per-image content statistics (e.g. clip-level, video).
+            out: a preallocated [B, 3 or 4, H, W] float tensor (it may be a permuted view of a
+                [B, H, W, C] buffer) to write into, so a long clip is never held twice.
         """
-        rgb, alpha_channel = to_rgb(content, "content")
+        batch = as_batch(content, "content")
         if not 0.0 <= float(alpha) <= 1.0:
             raise InputError(f"alpha: style strength must be between 0 and 1, got {alpha}")
         method = _color_method(preserve_color)
-        b, _, h, w = rgb.shape
+        b, c, h, w = batch.shape
         prepared = (
             style if isinstance(style, PreparedStyle) else self.prepare_style(style, style_weights)
         )
@@ -147,22 +150,25 @@ class Stylizer:
         m = masks.prepare_mask(mask, b, (h, w)) if mask is not None else None
         if m is not None:
             m = masks.feather(m, feather)
+        channels = 4 if c in (2, 4) else 3
+        if out is None:
+            out = torch.empty(b, channels, h, w, dtype=torch.float32, device=content.device)
+        elif tuple(out.shape) != (b, channels, h, w) and tuple(out.shape) != (b, 3, h, w):
+            raise InputError(f"out: expected shape {(b, channels, h, w)}, got {tuple(out.shape)}")
 
-        out_device = content.device
-        out = torch.empty(b, 3, h, w, dtype=torch.float32, device=out_device)
-        codes = self._per_image_codes(prepared, rgb) if method == "match" else None
         chunk = self._chunk_size(b, h, w, tile)
         tracker = _Tracker(progress)
         start = 0
         while start < b:
             stop = min(b, start + chunk)
             idx = slice(start, stop)
-            code = _slice_code(codes, idx) if codes is not None else prepared.code
+            rgb, alpha_channel = to_rgb(batch[idx], "content")
+            code = self._per_image_codes(prepared, rgb) if method == "match" else prepared.code
             tile_px = self._tile_for(stop - start, h, w, tile)
             try:
                 tracker.plan(self._steps(b - start, stop - start, h, w, tile_px))
                 result = self._run_chunk(
-                    rgb[idx], code, float(alpha), other, m, idx, tile_px, tracker, content_stats
+                    rgb, code, float(alpha), other, m, idx, tile_px, tracker, content_stats
                 )
             except Exception as exc:
                 if stop - start > 1 and is_oom(exc):
@@ -172,15 +178,45 @@ class Stylizer:
                     tile = self._after_oom(exc, tile_px, h, w)
                 continue
             if method == "luminance":
-                result = color.keep_content_chroma(result, rgb[idx].to(result.device))
+                result = color.keep_content_chroma(result, rgb.to(result.device))
             if m is not None and other is None:
                 mm = m[idx] if m.shape[0] == b else m
-                result = torch.lerp(rgb[idx].to(result.device), result, mm.to(result.device))
-            out[idx] = result.clamp_(0, 1).to(out_device)
+                result = torch.lerp(rgb.to(result.device), result, mm.to(result.device))
+            out[idx, :3] = result.clamp_(0, 1).to(out.device)
+            if alpha_channel is not None and out.shape[1] == 4:
+                out[idx, 3:] = alpha_channel.to(out.device)
             start = stop
-        if alpha_channel is not None:
-            out = torch.cat([out, alpha_channel.to(out)], dim=1)
         return out
+
+    @torch.inference_mode()
+    def content_statistics(
+        self, frames: torch.Tensor, progress: Progress | None = None
+    ) -> ContentStats:
+        """Channel statistics of the deepest content features over a whole batch (e.g. a clip).
+
+        Passing them to :meth:`stylize` normalises every frame the same way, which removes the
+        global flicker that per-frame statistics cause in video.
+        """
+        batch = as_batch(frames, "frames")
+        b, _, h, w = batch.shape
+        chunk = self._chunk_size(b, h, w, None)
+        total = total_sq = None
+        count = 0
+        for start in range(0, b, chunk):
+            x = to_rgb(batch[start : start + chunk], "frames")[0].to(self.device, self.dtype)
+            x = x.contiguous(memory_format=torch.channels_last)
+            tile = self._tile_for(x.shape[0], h, w, None)
+            feat = encode_tiled(
+                self.encoder, x, tile, ENCODER_MARGIN[self.mode], self.stride, self._channels
+            ).double()
+            s, sq = feat.sum(dim=(0, 2, 3)), (feat * feat).sum(dim=(0, 2, 3))
+            total = s if total is None else total + s
+            total_sq = sq if total_sq is None else total_sq + sq
+            count += feat.shape[0] * feat.shape[2] * feat.shape[3]
+            if progress is not None:
+                progress(min(b, start + chunk), b)
+        assert total is not None and total_sq is not None
+        return ContentStats.from_moments(count, total[None], total_sq[None])
 
     def _run_chunk(
         self,
@@ -322,10 +358,6 @@ def _smaller_tile(tile: int, h: int, w: int, stride: int) -> int | None:
     nxt = current // 2
     nxt -= nxt % stride
     return nxt if nxt >= MIN_TILE else None
-
-
-def _slice_code(code: StyleCode, idx: slice) -> StyleCode:
-    return StyleCode(code.matrix[idx], code.mean[idx])
 
 
 def _split_styles(styles: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:

@@ -1,0 +1,106 @@
+"""Everything that touches ComfyUI itself: folders, devices, progress, interrupts, images."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import comfy.model_management as mm
+import comfy.utils
+import folder_paths
+import torch
+
+from ..ccpl_core.weights.manifest import load_manifest
+
+FOLDER = "sct"
+
+
+def register_models_folder() -> None:
+    """models/sct, appended so a user's extra_model_paths.yaml entries are kept."""
+    folder_paths.add_model_folder_path(FOLDER, os.path.join(folder_paths.models_dir, FOLDER))
+    paths, exts = folder_paths.folder_names_and_paths[FOLDER]
+    exts = set(exts) | {".safetensors"}
+    folder_paths.folder_names_and_paths[FOLDER] = (paths, exts)
+
+
+def models_dir() -> Path:
+    """Where downloads go: the first sct folder (created on demand)."""
+    folder = Path(folder_paths.get_folder_paths(FOLDER)[0])
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def manifest_model_names() -> list[str]:
+    try:
+        return [e.name for e in load_manifest().models()]
+    except Exception:
+        return []
+
+
+def model_file_names() -> list[str]:
+    """.safetensors files in the sct folders, minus the shared encoders listed in the manifest."""
+    try:
+        encoders = {
+            f.name for e in load_manifest().entries.values() if e.kind == "encoder" for f in e.files
+        }
+    except Exception:
+        encoders = set()
+    return [n for n in folder_paths.get_filename_list(FOLDER) if Path(n).name not in encoders]
+
+
+def full_path(name: str) -> str | None:
+    return folder_paths.get_full_path(FOLDER, name)
+
+
+def torch_device(choice: str) -> torch.device:
+    if choice == "cpu":
+        return torch.device("cpu")
+    return mm.get_torch_device()
+
+
+def output_device() -> torch.device:
+    return mm.intermediate_device()
+
+
+def free_memory_for(device: torch.device, bytes_needed: int) -> None:
+    """Ask ComfyUI to unload other models until ``bytes_needed`` are free on ``device``."""
+    if device.type != "cpu":
+        mm.free_memory(bytes_needed, device)
+
+
+def cleanup(device: torch.device) -> None:
+    if device.type != "cpu":
+        mm.soft_empty_cache()
+
+
+def progress_callback(total_hint: int = 1) -> Callable[[int, int], None]:
+    """A (done, total) callback driving a ComfyUI progress bar; raises on user interrupt."""
+    bar = comfy.utils.ProgressBar(max(1, total_hint))
+
+    def update(done: int, total: int) -> None:
+        mm.throw_exception_if_processing_interrupted()
+        bar.update_absolute(done, total)
+
+    return update
+
+
+def check_interrupt() -> None:
+    mm.throw_exception_if_processing_interrupted()
+
+
+def interrupt_exception() -> type[BaseException]:
+    return mm.InterruptProcessingException
+
+
+def image_to_bchw(image: torch.Tensor) -> torch.Tensor:
+    """ComfyUI IMAGE [B, H, W, C] -> [B, C, H, W] (a view; no copy)."""
+    if image.dim() == 3:
+        image = image[None]
+    if image.dim() != 4:
+        raise ValueError(f"expected an IMAGE [B,H,W,C], got shape {tuple(image.shape)}")
+    return image.permute(0, 3, 1, 2)
+
+
+def bchw_to_image(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, 2, 3, 1).contiguous()

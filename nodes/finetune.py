@@ -1,0 +1,191 @@
+"""CCPLFinetune: train a copy of a model on the user's style image(s) inside a workflow."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..ccpl_core.errors import InputError
+from ..ccpl_core.training.finetune import PRESETS, finetune
+from ..ccpl_core.training.plot import loss_curve
+from ..ccpl_core.weights.files import save_sctnet
+from . import comfy_bridge as cb
+from .handle import SCTModelHandle
+
+_DEFAULT_STEPS, _DEFAULT_LR, _DEFAULT_CROP, _DEFAULT_BATCH = PRESETS["quick"]
+
+
+def _unique_path(folder: Path, name: str) -> Path:
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "ccpl_finetuned"
+    stem = stem.removesuffix(".safetensors")
+    k = 1
+    while (path := folder / f"{stem}_{k:05d}.safetensors").exists():
+        k += 1
+    return path
+
+
+class CCPLFinetune:
+    """Finetunes decoder + SCT on your style; outputs a new model and its loss curve."""
+
+    CATEGORY = "image/style transfer (CCPL)"
+    RETURN_TYPES = ("SCT_MODEL", "IMAGE")
+    RETURN_NAMES = ("sct_model", "loss_curve")
+    FUNCTION = "finetune"
+    OUTPUT_NODE = True
+    DESCRIPTION = (
+        "Finetune a model on one or a few style images and a set of content images; "
+        "the result is saved to models/sct and appears in Load SCT Model."
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "sct_model": ("SCT_MODEL", {"tooltip": "Model to start from (left unchanged)."}),
+                "style": ("IMAGE", {"tooltip": "Your style image(s)."}),
+                "content": (
+                    "IMAGE",
+                    {
+                        "tooltip": "Content images or video frames to train on "
+                        "(a few dozen varied images work best)."
+                    },
+                ),
+                "steps": (
+                    "INT",
+                    {
+                        "default": _DEFAULT_STEPS,
+                        "min": 1,
+                        "max": 200000,
+                        "tooltip": "Optimisation steps (300 is a quick GPU run).",
+                    },
+                ),
+                "learning_rate": (
+                    "FLOAT",
+                    {
+                        "default": _DEFAULT_LR,
+                        "min": 1e-7,
+                        "max": 1e-2,
+                        "step": 1e-6,
+                        "round": False,
+                        "tooltip": "Adam learning rate.",
+                    },
+                ),
+                "content_weight": (
+                    "FLOAT",
+                    {
+                        "default": 1.0,
+                        "min": 0.0,
+                        "max": 100.0,
+                        "tooltip": "Weight of the content loss.",
+                    },
+                ),
+                "style_weight": (
+                    "FLOAT",
+                    {
+                        "default": 10.0,
+                        "min": 0.0,
+                        "max": 1000.0,
+                        "tooltip": "Weight of the style loss (higher = stronger style).",
+                    },
+                ),
+                "ccpl_weight": (
+                    "FLOAT",
+                    {
+                        "default": 5.0,
+                        "min": 0.0,
+                        "max": 100.0,
+                        "tooltip": "Weight of the CCPL coherence loss.",
+                    },
+                ),
+                "crop_size": (
+                    "INT",
+                    {
+                        "default": _DEFAULT_CROP,
+                        "min": 64,
+                        "max": 1024,
+                        "step": 8,
+                        "tooltip": "Training crop size.",
+                    },
+                ),
+                "batch_size": (
+                    "INT",
+                    {"default": _DEFAULT_BATCH, "min": 1, "max": 64, "tooltip": "Crops per step."},
+                ),
+                "seed": (
+                    "INT",
+                    {
+                        "default": 0,
+                        "min": 0,
+                        "max": 2**31 - 1,
+                        "tooltip": "Seed of the crop sampling.",
+                    },
+                ),
+                "save_name": (
+                    "STRING",
+                    {
+                        "default": "ccpl_finetuned",
+                        "tooltip": "File name in models/sct (a number is appended; never "
+                        "overwrites). Empty = do not save.",
+                    },
+                ),
+            }
+        }
+
+    def finetune(
+        self,
+        sct_model,
+        style,
+        content,
+        steps,
+        learning_rate,
+        content_weight,
+        style_weight,
+        ccpl_weight,
+        crop_size,
+        batch_size,
+        seed,
+        save_name,
+    ):
+        if not isinstance(sct_model, SCTModelHandle):
+            raise InputError("sct_model: connect the output of a Load SCT Model node")
+        if steps <= 0:
+            raise InputError(f"steps must be positive, got {steps}")
+        if learning_rate <= 0:
+            raise InputError(f"learning_rate must be > 0, got {learning_rate}")
+        progress = cb.progress_callback(steps)
+
+        def on_step(losses: dict) -> None:
+            progress(int(losses["iteration"]), steps)
+
+        device = cb.torch_device(sct_model.device)
+        result = finetune(
+            sct_model.net,
+            cb.image_to_bchw(style),
+            cb.image_to_bchw(content),
+            steps=steps,
+            lr=learning_rate,
+            crop=crop_size,
+            batch_size=batch_size,
+            content_weight=content_weight,
+            style_weight=style_weight,
+            ccpl_weight=ccpl_weight,
+            seed=seed,
+            device=device,
+            precision=sct_model.precision,
+            on_step=on_step,
+            interrupt_types=(KeyboardInterrupt, cb.interrupt_exception()),
+        )
+        saved = None
+        if save_name.strip():
+            saved = _unique_path(cb.models_dir(), save_name.strip())
+            save_sctnet(result.model, saved, result.metadata, include_encoder=True)
+        if result.interrupted is not None:
+            raise result.interrupted  # stop the workflow; the last good state is saved
+        handle = SCTModelHandle(
+            net=result.model,
+            name=saved.name if saved else "finetuned",
+            device=sct_model.device,
+            precision=sct_model.precision,
+        )
+        curve = cb.bchw_to_image(loss_curve(result.history))
+        return {"ui": {"text": [str(saved) if saved else "not saved"]}, "result": (handle, curve)}

@@ -1,0 +1,83 @@
+"""LoadSCTModel: pick a model from the manifest or the models/sct folder."""
+
+from __future__ import annotations
+
+import os
+
+from ..ccpl_core.errors import ModelError
+from ..ccpl_core.loading import load_model
+from . import comfy_bridge as cb
+from .handle import SCTModelHandle
+
+MODES = ("auto", "art", "photo")
+DEVICES = ("auto", "cpu")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+class LoadSCTModel:
+    """Loads an SCT model (encoder + SCT + decoder) onto the CPU; nodes move it when they run."""
+
+    CATEGORY = "image/style transfer (CCPL)"
+    RETURN_TYPES = ("SCT_MODEL",)
+    RETURN_NAMES = ("sct_model",)
+    FUNCTION = "load"
+    DESCRIPTION = "Load a CCPL/SCT style-transfer model (downloaded/verified on first use)."
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        names = cb.manifest_model_names() + cb.model_file_names()
+        return {
+            "required": {
+                "model_name": (
+                    names or ["(no models found)"],
+                    {
+                        "tooltip": "A model from weights_manifest.json (bundled or downloaded into "
+                        "models/sct) or any .safetensors model file in models/sct."
+                    },
+                ),
+                "mode": (
+                    MODES,
+                    {
+                        "default": "auto",
+                        "tooltip": "auto uses the model's own mode; "
+                        "art/photo make a mismatch an error instead of a surprise.",
+                    },
+                ),
+                "device": (
+                    DEVICES,
+                    {
+                        "default": "auto",
+                        "tooltip": "auto runs on ComfyUI's "
+                        "device (GPU when present); cpu forces the CPU.",
+                    },
+                ),
+                "precision": (
+                    PRECISIONS,
+                    {
+                        "default": "auto",
+                        "tooltip": "fp32 is exact; auto "
+                        "uses bf16/fp16 where the hardware is fast at it (within ~1%).",
+                    },
+                ),
+            }
+        }
+
+    @classmethod
+    def IS_CHANGED(cls, model_name, mode, device, precision):
+        path = cb.full_path(model_name)
+        if path and os.path.exists(path):
+            st = os.stat(path)
+            return f"{model_name}:{st.st_size}:{st.st_mtime_ns}:{mode}:{device}:{precision}"
+        return f"{model_name}:{mode}:{device}:{precision}"
+
+    def load(self, model_name: str, mode: str, device: str, precision: str):
+        wanted = None if mode == "auto" else mode
+        folder = cb.models_dir()
+        path = cb.full_path(model_name)
+        if path is None and model_name not in cb.manifest_model_names():
+            raise ModelError(
+                f"model {model_name!r} is neither in weights_manifest.json nor a file in "
+                f"{folder}; refresh the node list (R) or put the file there"
+            )
+        net = load_model(path or model_name, mode=wanted, device="cpu", models_dir=folder)
+        return (SCTModelHandle(net=net, name=model_name, device=device, precision=precision),)

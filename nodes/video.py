@@ -1,0 +1,138 @@
+"""VideoFrameStylize: a clip (IMAGE batch) stylised with one style, in memory-sized chunks."""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+
+from ..ccpl_core.color import COLOR_METHODS
+from ..ccpl_core.errors import InputError
+from ..ccpl_core.pipeline import BYTES_PER_PIXEL, PreparedStyle
+from . import comfy_bridge as cb
+from .stylize import PRECISION_CHOICES, make_stylizer, style_images
+
+STATISTICS = ("per-frame", "clip")
+#: Prepared styles of recent runs, so VideoHelperSuite's meta-batch windows reuse one encoding.
+_STYLE_CACHE: dict[str, PreparedStyle] = {}
+
+
+def _style_key(model_id: int, precision: str, style: torch.Tensor) -> str:
+    digest = hashlib.sha1(style.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+    return f"{model_id}:{precision}:{tuple(style.shape)}:{digest}"
+
+
+class VideoFrameStylize:
+    """Stylise the frames of a clip; the style is encoded once per clip."""
+
+    CATEGORY = "image/style transfer (CCPL)"
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "stylize_frames"
+    DESCRIPTION = (
+        "Video style transfer: frames in, frames out, chunked to fit memory. Works "
+        "with VideoHelperSuite's Load Video / Video Combine and its meta-batch."
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "sct_model": ("SCT_MODEL", {"tooltip": "From Load SCT Model."}),
+                "frames": ("IMAGE", {"tooltip": "The clip as an IMAGE batch (one frame each)."}),
+                "style": ("IMAGE", {"tooltip": "Style image (a batch is blended equally)."}),
+                "alpha": (
+                    "FLOAT",
+                    {
+                        "default": 1.0,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.01,
+                        "tooltip": "Style strength.",
+                    },
+                ),
+                "preserve_color": (
+                    COLOR_METHODS,
+                    {"default": "none", "tooltip": "Keep the frames' colours."},
+                ),
+                "style_size": (
+                    "INT",
+                    {
+                        "default": 512,
+                        "min": 0,
+                        "max": 4096,
+                        "step": 8,
+                        "tooltip": "Style shorter side (0 = as is).",
+                    },
+                ),
+                "content_statistics": (
+                    STATISTICS,
+                    {
+                        "default": "clip",
+                        "tooltip": "clip: normalise all frames with the statistics of the "
+                        "whole clip (less flicker); per-frame: like images.",
+                    },
+                ),
+            },
+            "optional": {
+                "precision": (
+                    PRECISION_CHOICES,
+                    {"default": "model", "tooltip": "'model' uses the loader's setting."},
+                ),
+            },
+        }
+
+    def stylize_frames(
+        self,
+        sct_model,
+        frames,
+        style,
+        alpha,
+        preserve_color,
+        style_size,
+        content_statistics,
+        precision="model",
+    ):
+        if content_statistics not in STATISTICS:
+            raise InputError(f"content_statistics: expected one of {STATISTICS}")
+        stylizer = make_stylizer(sct_model, precision)
+        if not isinstance(frames, torch.Tensor) or frames.numel() == 0:
+            raise InputError("frames: the clip has no frames")
+        x = cb.image_to_bchw(frames)
+        b, _, h, w = x.shape
+        cb.free_memory_for(stylizer.device, min(b, 8) * h * w * BYTES_PER_PIXEL[4])
+        styles = style_images(style, style_size)
+        key = _style_key(id(sct_model.net), str(stylizer.dtype), styles)
+        prepared = _STYLE_CACHE.get(key)
+        if prepared is None:
+            _STYLE_CACHE.clear()
+            prepared = _STYLE_CACHE[key] = stylizer.prepare_style(
+                [styles[i : i + 1] for i in range(styles.shape[0])]
+            )
+        stats = None
+        progress = cb.progress_callback(b)
+        # one preallocated output in ComfyUI's layout: the clip is never held twice
+        result = torch.empty(b, h, w, 3, dtype=torch.float32, device=cb.output_device())
+        try:
+            if content_statistics == "clip":
+                stats = stylizer.content_statistics(x, progress=lambda d, t: cb.check_interrupt())
+            stylizer.stylize(
+                x,
+                prepared,
+                alpha=alpha,
+                preserve_color=preserve_color,
+                content_stats=stats,
+                progress=_frames_progress(progress, b),
+                out=result.permute(0, 3, 1, 2),
+            )
+        finally:
+            cb.cleanup(stylizer.device)
+        return (result,)
+
+
+def _frames_progress(update, frames: int):
+    """Report work steps as frames done (the core counts tiles and chunks)."""
+
+    def report(done: int, total: int) -> None:
+        update(round(frames * done / max(1, total)), frames)
+
+    return report

@@ -1,0 +1,289 @@
+"""Node adapters against a small fake of ComfyUI's modules (the real ComfyUI: test_comfyui.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import image
+
+from ccpl_core.models.init import random_sctnet
+from ccpl_core.weights.files import save_sctnet
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE = Path(__file__).parent / "fake_comfy"
+FAKE_MODULES = ("folder_paths", "comfy", "comfy.utils", "comfy.model_management")
+
+
+@pytest.fixture()
+def pack(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    (models / "sct").mkdir(parents=True)
+    monkeypatch.setenv("FAKE_COMFY_MODELS", str(models))
+    monkeypatch.setenv("CCPL_MODELS_DIR", str(tmp_path / "unused"))
+    for name in FAKE_MODULES:
+        sys.modules.pop(name, None)
+    monkeypatch.syspath_prepend(str(FAKE))
+    spec = importlib.util.spec_from_file_location(
+        "ccpl_pack", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ccpl_pack"] = module
+    spec.loader.exec_module(module)
+    import comfy.model_management as mm
+    import comfy.utils as cu
+
+    cu.UPDATES.clear()
+    mm.FREED.clear()
+    module.sct_dir = models / "sct"
+    module.mm, module.cu = mm, cu
+    yield module
+    for name in [n for n in sys.modules if n == "ccpl_pack" or n.startswith("ccpl_pack.")]:
+        del sys.modules[name]
+    for name in FAKE_MODULES:
+        sys.modules.pop(name, None)
+
+
+def comfy_image(x: torch.Tensor) -> torch.Tensor:
+    return x.permute(0, 2, 3, 1).contiguous()
+
+
+def node(pack, node_id):
+    return pack.NODE_CLASS_MAPPINGS[node_id]()
+
+
+@pytest.fixture()
+def tiny_model(pack):
+    net = random_sctnet("art", seed=1)
+    save_sctnet(net, pack.sct_dir / "tiny_art.safetensors", include_encoder=True)
+    with torch.inference_mode():
+        (handle,) = node(pack, "LoadSCTModel").load("tiny_art.safetensors", "auto", "auto", "fp32")
+    return handle, net
+
+
+def test_mappings_and_tooltips(pack):
+    assert set(pack.NODE_CLASS_MAPPINGS) == {
+        "LoadSCTModel",
+        "CCPLStylize",
+        "CCPLVideoFrameStylize",
+        "CCPLFinetune",
+    }
+    assert set(pack.NODE_DISPLAY_NAME_MAPPINGS) == set(pack.NODE_CLASS_MAPPINGS)
+    for cls in pack.NODE_CLASS_MAPPINGS.values():
+        spec = cls.INPUT_TYPES()
+        for group in spec.values():
+            for name, value in group.items():
+                assert len(value) == 2 and value[1].get("tooltip"), f"{cls.__name__}.{name}"
+        assert callable(getattr(cls(), cls.FUNCTION))
+
+
+def test_root_init_without_comfyui_registers_nothing():
+    spec = importlib.util.spec_from_file_location(
+        "ccpl_pack_plain", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.pop("folder_paths", None)
+    spec.loader.exec_module(module)
+    assert module.NODE_CLASS_MAPPINGS == {}
+
+
+def test_loader_lists_manifest_and_folder_models(pack, tiny_model):
+    names = pack.NODE_CLASS_MAPPINGS["LoadSCTModel"].INPUT_TYPES()["required"]["model_name"][0]
+    assert "tiny_art.safetensors" in names and "ccpl-art" in names
+    handle, net = tiny_model
+    assert handle.mode == "art" and handle.net is not net
+    assert torch.equal(
+        handle.net.state_dict()["decoder.1.weight"], net.state_dict()["decoder.1.weight"]
+    )
+
+
+def test_loader_errors(pack, tiny_model):
+    loader = node(pack, "LoadSCTModel")
+    with pytest.raises(Exception, match=r"neither in weights_manifest.json nor a file"):
+        loader.load("nope.safetensors", "auto", "auto", "auto")
+    with pytest.raises(Exception, match="art model but mode 'photo'"):
+        loader.load("tiny_art.safetensors", "photo", "auto", "auto")
+    with pytest.raises(Exception, match=r"missing.*ccpl weights convert"):
+        loader.load("ccpl-art", "auto", "auto", "auto")  # offline, not present: manual steps
+
+
+def test_stylize_matches_core_and_reports_progress(pack, tiny_model):
+    handle, net = tiny_model
+    content = torch.cat([image("astronaut", 80), image("chelsea", 80)])
+    style = image("hubble")
+    with torch.inference_mode():
+        (out,) = node(pack, "CCPLStylize").stylize(
+            handle, comfy_image(content), comfy_image(style), 0.8, "none", 0
+        )
+    assert out.shape == (2, 80, 80, 3) and out.dtype == torch.float32
+    from ccpl_core import Stylizer
+
+    ref = Stylizer(net).stylize(content, style, alpha=0.8)
+    assert torch.allclose(out, comfy_image(ref), atol=1e-5)
+    assert pack.cu.UPDATES and pack.cu.UPDATES[-1][0] == pack.cu.UPDATES[-1][1]
+
+
+def test_stylize_options_and_second_style(pack, tiny_model):
+    handle, _ = tiny_model
+    content = comfy_image(image("astronaut", 64))
+    s1, s2 = comfy_image(image("hubble")), comfy_image(image("rocket"))
+    st = node(pack, "CCPLStylize")
+    with torch.inference_mode():
+        (a,) = st.stylize(handle, content, s1, 1.0, "none", 0)
+        (b,) = st.stylize(handle, content, s1, 1.0, "none", 0, style_2=s2, style_2_weight=0.0)
+        (c,) = st.stylize(handle, content, s1, 1.0, "none", 0, style_2=s2, style_2_weight=1.0)
+        mask = torch.zeros(1, 64, 64)
+        (d,) = st.stylize(handle, content, s1, 1.0, "luminance", 0, mask=mask, mask_feather=0)
+    assert torch.allclose(a, b, atol=1e-5) and not torch.allclose(a, c, atol=1e-3)
+    assert torch.allclose(d, content, atol=1e-6)  # mask 0 everywhere keeps the content
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"mask": torch.ones(1, 32, 32)}, "does not match the content"),
+        ({"mask": torch.ones(2, 64, 64)}, "2 masks for 3"),
+        ({"content": torch.zeros(0, 64, 64, 3)}, "empty"),
+        ({"style": torch.rand(1, 20, 20, 3)}, "at least 33x33"),
+        ({"outside_style": torch.rand(1, 64, 64, 3)}, "needs a mask"),
+    ],
+)
+def test_stylize_readable_errors(pack, tiny_model, kwargs, match):
+    handle, _ = tiny_model
+    args = {
+        "sct_model": handle,
+        "content": torch.rand(3, 64, 64, 3),
+        "style": comfy_image(image("hubble")),
+        "alpha": 1.0,
+        "preserve_color": "none",
+        "style_size": 0,
+    }
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match), torch.inference_mode():
+        node(pack, "CCPLStylize").stylize(**args)
+
+
+def test_stylize_interrupt(pack, tiny_model):
+    handle, _ = tiny_model
+    pack.mm.INTERRUPT["flag"] = True
+    with pytest.raises(pack.mm.InterruptProcessingException), torch.inference_mode():
+        node(pack, "CCPLStylize").stylize(
+            handle, torch.rand(1, 64, 64, 3), comfy_image(image("hubble")), 1.0, "none", 0
+        )
+
+
+def test_video_chunked_equals_whole_and_style_cached(pack, tiny_model, monkeypatch):
+    handle, _ = tiny_model
+    frames = comfy_image(torch.cat([image(n, 48) for n in ("astronaut", "chelsea", "rocket")] * 2))
+    style = comfy_image(image("hubble"))
+    vid = node(pack, "CCPLVideoFrameStylize")
+    cache = pack.nodes.video._STYLE_CACHE
+    with torch.inference_mode():
+        (whole,) = vid.stylize_frames(handle, frames, style, 1.0, "none", 0, "per-frame")
+        first = next(iter(cache.values()))
+        monkeypatch.setenv("CCPL_MEMORY_BUDGET_MB", str(2 * 48 * 48 * 700 / 2**20))
+        (chunked,) = vid.stylize_frames(handle, frames, style, 1.0, "none", 0, "per-frame")
+        assert next(iter(cache.values())) is first  # the next window reuses the encoded style
+        (clip,) = vid.stylize_frames(handle, frames, style, 1.0, "none", 0, "clip")
+    assert torch.allclose(whole, chunked, atol=1e-5)
+    assert not torch.allclose(clip, whole, atol=1e-4)  # clip statistics change the result
+    assert pack.cu.UPDATES[-1] == (6, 6)  # progress counts frames
+
+
+def test_video_clip_statistics_equal_core(pack, tiny_model):
+    handle, net = tiny_model
+    frames = torch.cat([image(n, 48) for n in ("astronaut", "chelsea")])
+    from ccpl_core import Stylizer
+
+    st = Stylizer(net)
+    stats = st.content_statistics(frames)
+    ref = st.stylize(frames, image("hubble"), content_stats=stats)
+    with torch.inference_mode():
+        (out,) = node(pack, "CCPLVideoFrameStylize").stylize_frames(
+            handle, comfy_image(frames), comfy_image(image("hubble")), 1.0, "none", 0, "clip"
+        )
+    assert torch.allclose(out, comfy_image(ref), atol=1e-5)
+
+
+def test_finetune_node_saves_new_model_and_curve(pack, tiny_model):
+    handle, _ = tiny_model
+    before = {k: v.clone() for k, v in handle.net.state_dict().items()}
+    ft = node(pack, "CCPLFinetune")
+    with torch.inference_mode():
+        res = ft.finetune(
+            handle,
+            comfy_image(image("hubble", 96)),
+            comfy_image(torch.cat([image("astronaut", 96), image("chelsea", 96)])),
+            3,
+            1e-4,
+            1.0,
+            10.0,
+            5.0,
+            64,
+            1,
+            0,
+            "my style",
+        )
+    new, curve = res["result"]
+    assert new is not handle and new.net is not handle.net
+    assert all(torch.equal(before[k], v) for k, v in handle.net.state_dict().items())
+    saved = list(pack.sct_dir.glob("my_style_*.safetensors"))
+    assert len(saved) == 1
+    names = pack.NODE_CLASS_MAPPINGS["LoadSCTModel"].INPUT_TYPES()["required"]["model_name"][0]
+    assert saved[0].name in names  # listed by the loader at once
+    assert curve.shape[0] == 1 and curve.shape[-1] == 3
+    with torch.inference_mode():
+        (loaded,) = node(pack, "LoadSCTModel").load(saved[0].name, "auto", "auto", "fp32")
+    assert loaded.net.info["steps"] == "3"
+
+
+def test_finetune_node_interrupt_keeps_last_state(pack, tiny_model):
+    handle, _ = tiny_model
+    pack.mm.INTERRUPT["after_checks"] = 2
+    with pytest.raises(pack.mm.InterruptProcessingException), torch.inference_mode():
+        node(pack, "CCPLFinetune").finetune(
+            handle,
+            comfy_image(image("hubble", 96)),
+            comfy_image(image("astronaut", 96)),
+            10,
+            1e-4,
+            1.0,
+            10.0,
+            5.0,
+            64,
+            1,
+            0,
+            "partial",
+        )
+    saved = list(pack.sct_dir.glob("partial_*.safetensors"))
+    assert len(saved) == 1
+    from ccpl_core import load_model
+
+    assert load_model(saved[0]).info["steps"] == "2"  # interrupted after step 2 completed
+
+
+@pytest.mark.parametrize(
+    "kw,match", [({"steps": 0}, "steps"), ({"learning_rate": 0.0}, "learning")]
+)
+def test_finetune_node_bad_input(pack, tiny_model, kw, match):
+    handle, _ = tiny_model
+    args = dict(
+        sct_model=handle,
+        style=comfy_image(image("hubble", 96)),
+        content=comfy_image(image("astronaut", 96)),
+        steps=2,
+        learning_rate=1e-4,
+        content_weight=1.0,
+        style_weight=10.0,
+        ccpl_weight=5.0,
+        crop_size=64,
+        batch_size=1,
+        seed=0,
+        save_name="",
+    )
+    args.update(kw)
+    with pytest.raises(ValueError, match=match):
+        node(pack, "CCPLFinetune").finetune(**args)
