@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .errors import InputError
+from .fsutil import umask
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -169,6 +170,7 @@ def save_image(
             Image.fromarray(array).save(
                 fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {})
             )
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

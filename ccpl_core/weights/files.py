@@ -20,6 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from ..errors import ModelError
+from ..fsutil import umask
 from ..models import SCTNet
 from .layout import PARTS, check_part, detect_mode, to_authors
 
@@ -50,6 +51,7 @@ def save_state(
             write_safetensors(fh, tensors, {k: str(v) for k, v in meta.items()})
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
