@@ -10,6 +10,7 @@ import torch
 from .errors import ModelError
 from .models import SCTNet
 from .weights.files import load_sctnet
+from .weights.hub import download
 from .weights.manifest import load_manifest
 from .weights.resolve import default_models_dir, resolve_path
 from .weights.store import locate
@@ -21,10 +22,12 @@ def load_model(
     device: str | torch.device = "cpu",
     models_dir: str | os.PathLike | None = None,
     manifest: str | os.PathLike | None = None,
+    allow_download: bool = True,
 ) -> SCTNet:
     """Load a model given as a manifest name, a .safetensors file or a folder of them.
 
-    ``None`` means the manifest's default model for ``mode`` (art by default). Files without an
+    ``None`` means the manifest's default model for ``mode`` (art by default). Missing files of
+    hosted manifest entries are downloaded (verified) into ``models_dir``. Files without an
     encoder are completed with the encoder they were trained with, found beside them or in
     ``models_dir``.
     """
@@ -40,7 +43,7 @@ def load_model(
         entry = man.get(str(spec))
         if entry.kind != "model":
             raise ModelError(f"{spec!r} is an encoder entry, not a model")
-        files = locate(man, entry.name, folder)
+        files = locate(man, entry.name, folder, downloader=download if allow_download else None)
         net = load_sctnet(files, mode=mode, device=device)
         net.info["name"] = entry.name
     net.info.setdefault("name", Path(str(spec)).stem)

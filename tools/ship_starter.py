@@ -33,29 +33,36 @@ def main() -> None:
     data = json.loads(manifest.read_text())
     encoder = data["models"][ENCODER]
     _, meta = read_state(args.checkpoint)
-    out = export_checkpoint(args.checkpoint, ROOT / "models" / FILE, {
-        "ccpl.encoder_fingerprint": encoder["provenance"]["fingerprint"],
-        "ccpl.source": "ccpl train: ComfyUI-CCPL starter model",
-    }, dtype=torch.float16)
-    entry = data["models"].get(NAME, {})
-    entry.update({
-        "kind": "model",
-        "mode": "art",
-        "requires": [ENCODER],
-        "description": "This project's own artistic model, trained with `ccpl train` on openly "
-                       "licensed images (see tools/gather_training_data.py). Bundled: works "
-                       "offline with no download.",
-        "license": "Apache-2.0 (weights); training data: CC0 / public domain / CC BY / BSD / "
-                   "Apache-2.0 images, listed by tools/gather_training_data.py",
-        "bundled": "models",
-        "hub": {"repo_id": "comfyui-ccpl/ccpl-weights", "revision": None, "hosted": False},
-        "provenance": {
-            "iterations": int(meta.get("ccpl.iteration", 0)),
-            "recipe": args.recipe or json.loads(meta.get("ccpl.config", "{}")),
-            "script": "ccpl train ... then python tools/ship_starter.py RUN/latest.safetensors",
+    out = export_checkpoint(
+        args.checkpoint,
+        ROOT / "models" / FILE,
+        {
+            "ccpl.encoder_fingerprint": encoder["provenance"]["fingerprint"],
+            "ccpl.source": "ccpl train: ComfyUI-CCPL starter model",
         },
-        "files": [{"name": FILE, "sha256": sha256_file(out), "size": out.stat().st_size}],
-    })
+        dtype=torch.float16,
+    )
+    entry = data["models"].get(NAME, {})
+    entry.update(
+        {
+            "kind": "model",
+            "mode": "art",
+            "requires": [ENCODER],
+            "description": "This project's own artistic model, trained with `ccpl train` on openly "
+            "licensed images (see tools/gather_training_data.py). Bundled: works "
+            "offline with no download.",
+            "license": "Apache-2.0 (weights); training data: CC0 / public domain / CC BY / BSD / "
+            "Apache-2.0 images, listed by tools/gather_training_data.py",
+            "bundled": "models",
+            "hub": {"repo_id": "comfyui-ccpl/ccpl-weights", "revision": None, "hosted": False},
+            "provenance": {
+                "iterations": int(meta.get("ccpl.iteration", 0)),
+                "recipe": args.recipe or json.loads(meta.get("ccpl.config", "{}")),
+                "script": "ccpl train ... then python tools/ship_starter.py RUN/latest.safetensors",
+            },
+            "files": [{"name": FILE, "sha256": sha256_file(out), "size": out.stat().st_size}],
+        }
+    )
     data["models"][NAME] = entry
     data["default"]["art"] = NAME
     manifest.write_text(json.dumps(data, indent=2) + "\n")

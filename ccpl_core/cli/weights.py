@@ -1,4 +1,4 @@
-"""``ccpl weights``: list, verify and convert model weights."""
+"""``ccpl weights``: list, download, verify, convert and publish model weights."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from pathlib import Path
 from ..errors import InputError, ModelError
 from ..weights.convert import convert
 from ..weights.files import read_state, sha256_file
-from ..weights.manifest import load_manifest
+from ..weights.hub import download, publish
+from ..weights.manifest import load_manifest, manifest_path, parse_manifest
 from ..weights.resolve import default_models_dir
-from ..weights.store import bundled_path, verify
+from ..weights.store import bundled_path, locate, verify
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("weights", help="list, verify and convert model weights")
+    p = sub.add_parser("weights", help="list, download, verify, convert and publish weights")
     p.add_argument(
         "--manifest",
         default=None,
@@ -28,6 +29,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     ver = wsub.add_parser("verify", help="check files against the manifest's sha256")
     ver.add_argument("path", nargs="?", default=None, help="a file to check (default: all)")
     ver.set_defaults(func=run_verify)
+    dl = wsub.add_parser("download", help="download (and verify) a model and its encoder")
+    dl.add_argument("name", help="model name from the manifest")
+    dl.set_defaults(func=run_download)
+    pub = wsub.add_parser(
+        "publish", help="upload a model folder to a Hub repo and print its pinned manifest entry"
+    )
+    pub.add_argument("folder", help="folder of .safetensors files (e.g. from convert)")
+    pub.add_argument("--repo-id", required=True, help="Hub repo, e.g. my-org/ccpl-weights")
+    pub.add_argument("--name", required=True, help="manifest entry name")
+    pub.add_argument("--kind", choices=("model", "encoder"), default="model")
+    pub.add_argument("--mode", choices=("art", "photo"), default=None)
+    pub.add_argument("--requires", action="append", default=[], help="encoder entry it needs")
+    pub.add_argument("--license", default="", help="licence of the weights")
+    pub.add_argument(
+        "--write", action="store_true", help="also add the entry to the manifest file (--manifest)"
+    )
+    pub.set_defaults(func=run_publish)
     conv = wsub.add_parser("convert", help="convert the authors' .pth checkpoints to safetensors")
     conv.add_argument("--mode", choices=("art", "photo"), required=True)
     conv.add_argument("--vgg", help="vgg_normalised.pth")
@@ -104,4 +122,31 @@ def run_convert(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     print(json.dumps(written, indent=2))
+    return 0
+
+
+def run_download(args: argparse.Namespace) -> int:
+    man = load_manifest(args.manifest)
+    for path in locate(man, args.name, _folder(args), downloader=download):
+        print(path)
+    return 0
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    if args.kind == "model" and not args.mode:
+        raise InputError("publish: --mode art|photo is needed for a model")
+    base = {"kind": args.kind, "license": args.license}
+    if args.mode:
+        base["mode"] = args.mode
+    if args.requires:
+        base["requires"] = args.requires
+    entry = publish(args.folder, args.repo_id, args.name, base)
+    print(json.dumps(entry, indent=2))
+    if args.write:
+        path = manifest_path(args.manifest)
+        data = json.loads(path.read_text())
+        data["models"].update(entry)
+        parse_manifest(data, path)
+        path.write_text(json.dumps(data, indent=2) + "\n")
+        print(f"added {args.name} to {path}")
     return 0
