@@ -111,6 +111,7 @@ class Trainer:
         out_dir: str | os.PathLike,
         device: str | torch.device = "auto",
         validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+        channels_last: bool = True,
     ) -> None:
         cfg.validate()
         if net.mode != cfg.mode:
@@ -122,7 +123,8 @@ class Trainer:
         self.batches = batches
         self.validation = validation
         self.rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-        self.module = TrainModule(net, cfg).to(self.device)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.module = TrainModule(net, cfg).to(self.device, memory_format=self.memory_format)
         self.ddp: nn.Module = self.module
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -140,8 +142,8 @@ class Trainer:
     def step(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
         """One optimisation step on uint8 or float batches; returns the losses."""
         cfg = self.cfg
-        c = _to_float(content, self.device)
-        s = _to_float(style, self.device)
+        c = _to_float(content, self.device).contiguous(memory_format=self.memory_format)
+        s = _to_float(style, self.device).contiguous(memory_format=self.memory_format)
         gen = batch_generator(cfg.seed + 7, self.iteration, self.rank)
         for group in self.optim.param_groups:
             group["lr"] = self.lr_at(self.iteration)
