@@ -29,11 +29,23 @@ def run(pipeline: str, args) -> dict:
     images = [(torch.rand(3, 320, 320, generator=gen) * 255).to(torch.uint8) for _ in range(8)]
     sampler = CropSampler(images, args.crop, "bench")
     precision = "fp32" if pipeline == "authors-fp32" else "auto"
-    cfg = TrainConfig(iterations=10**6, batch_size=args.batch, crop=args.crop, workers=0,
-                      precision=precision, save_every=0, log_every=10**6)
-    trainer = Trainer(SCTNet("art"), cfg, PairBatches(sampler, sampler, args.batch, 0),
-                      args.out / "_run", device=args.device,
-                      channels_last=pipeline != "authors-fp32")
+    cfg = TrainConfig(
+        iterations=10**6,
+        batch_size=args.batch,
+        crop=args.crop,
+        workers=0,
+        precision=precision,
+        save_every=0,
+        log_every=10**6,
+    )
+    trainer = Trainer(
+        SCTNet("art"),
+        cfg,
+        PairBatches(sampler, sampler, args.batch, 0),
+        args.out / "_run",
+        device=args.device,
+        channels_last=pipeline != "authors-fp32",
+    )
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
     times = []
     for i in range(args.warmup + args.iters):
@@ -44,8 +56,11 @@ def run(pipeline: str, args) -> dict:
         sync()
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
-    return {"median_s_per_iter": statistics.median(times), "times": times,
-            "dtype": str(trainer.dtype)}
+    return {
+        "median_s_per_iter": statistics.median(times),
+        "times": times,
+        "dtype": str(trainer.dtype),
+    }
 
 
 def main() -> None:
@@ -61,9 +76,16 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    res = {"machine": {"platform": platform.platform(), "torch": torch.__version__,
-                       "device": args.device, "threads": args.threads},
-           "batch": args.batch, "crop": args.crop}
+    res = {
+        "machine": {
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "device": args.device,
+            "threads": args.threads,
+        },
+        "batch": args.batch,
+        "crop": args.crop,
+    }
     for pipeline in ("authors-fp32", "ccpl"):
         res[pipeline] = run(pipeline, args)
         print(pipeline, res[pipeline], flush=True)

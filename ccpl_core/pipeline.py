@@ -197,26 +197,28 @@ class Stylizer:
         Passing them to :meth:`stylize` normalises every frame the same way, which removes the
         global flicker that per-frame statistics cause in video.
         """
+        moments = FeatureMoments()
         batch = as_batch(frames, "frames")
         b, _, h, w = batch.shape
         chunk = self._chunk_size(b, h, w, None)
-        total = total_sq = None
-        count = 0
         for start in range(0, b, chunk):
-            x = to_rgb(batch[start : start + chunk], "frames")[0].to(self.device, self.dtype)
-            x = x.contiguous(memory_format=torch.channels_last)
-            tile = self._tile_for(x.shape[0], h, w, None)
-            feat = encode_tiled(
-                self.encoder, x, tile, ENCODER_MARGIN[self.mode], self.stride, self._channels
-            ).double()
-            s, sq = feat.sum(dim=(0, 2, 3)), (feat * feat).sum(dim=(0, 2, 3))
-            total = s if total is None else total + s
-            total_sq = sq if total_sq is None else total_sq + sq
-            count += feat.shape[0] * feat.shape[2] * feat.shape[3]
+            self.accumulate(batch[start : start + chunk], moments)
             if progress is not None:
                 progress(min(b, start + chunk), b)
-        assert total is not None and total_sq is not None
-        return ContentStats.from_moments(count, total[None], total_sq[None])
+        return moments.stats()
+
+    @torch.inference_mode()
+    def accumulate(self, frames: torch.Tensor, moments: FeatureMoments) -> FeatureMoments:
+        """Add the deepest-feature moments of ``frames`` to ``moments`` (streaming clip stats)."""
+        rgb, _ = to_rgb(frames, "frames")
+        h, w = rgb.shape[-2:]
+        x = rgb.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+        tile = self._tile_for(x.shape[0], h, w, None)
+        feat = encode_tiled(
+            self.encoder, x, tile, ENCODER_MARGIN[self.mode], self.stride, self._channels
+        )
+        moments.add(feat)
+        return moments
 
     def _run_chunk(
         self,
@@ -242,7 +244,12 @@ class Stylizer:
             tracker.step,
         )
         del x
-        stats = content_stats or ContentStats.of(feat)
+        if content_stats is not None:
+            stats = ContentStats(
+                content_stats.mean.to(feat.device), content_stats.std.to(feat.device)
+            )
+        else:
+            stats = ContentStats.of(feat)
         fused = self._fuse(feat, code, stats, alpha)
         if other is not None:
             other_fused = self._fuse(feat, other.code, stats, alpha)
@@ -334,6 +341,27 @@ class Stylizer:
             -(-h // self.stride), -(-w // self.stride), max(1, tile // self.stride), 1
         )
         return per_chunk * -(-remaining // chunk)
+
+
+class FeatureMoments:
+    """Running per-channel sums of features over any number of frames (float64)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total: torch.Tensor | None = None
+        self.total_sq: torch.Tensor | None = None
+
+    def add(self, feat: torch.Tensor) -> None:
+        f = feat.double()
+        s, sq = f.sum(dim=(0, 2, 3)).cpu(), (f * f).sum(dim=(0, 2, 3)).cpu()
+        self.total = s if self.total is None else self.total + s
+        self.total_sq = sq if self.total_sq is None else self.total_sq + sq
+        self.count += f.shape[0] * f.shape[2] * f.shape[3]
+
+    def stats(self) -> ContentStats:
+        if self.total is None or self.total_sq is None:
+            raise InputError("no frames were seen to compute content statistics")
+        return ContentStats.from_moments(self.count, self.total[None], self.total_sq[None])
 
 
 class _Tracker:

@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import CCPLError
-from . import finetune, stylize, train, weights
+from . import evaluate, finetune, stylize, train, video, weights
 
 #: Sub-command modules; each has ``register(subparsers)`` that sets ``func`` on its parser.
-COMMANDS = (stylize, train, finetune, weights)
+COMMANDS = (stylize, video, train, finetune, weights, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:
