@@ -6,6 +6,7 @@ video output keeps the source frame rate and copies the source's audio stream wh
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -177,9 +178,7 @@ class FrameSink:
 
     def abort(self) -> None:
         if self._container is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._container.close()
-            except Exception:
-                pass
             self._container = None
             Path(self.tmp).unlink(missing_ok=True)
