@@ -9,6 +9,7 @@ import torch
 from ..ccpl_core.color import COLOR_METHODS
 from ..ccpl_core.errors import InputError
 from ..ccpl_core.pipeline import BYTES_PER_PIXEL, PreparedStyle
+from ..ccpl_core.video.engine import FlowBlender
 from . import comfy_bridge as cb
 from .stylize import PRECISION_CHOICES, make_stylizer, style_images
 
@@ -74,6 +75,18 @@ class VideoFrameStylize:
                 ),
             },
             "optional": {
+                "flow_blend": (
+                    "FLOAT",
+                    {
+                        "default": 0.0,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.05,
+                        "tooltip": "Temporal smoothing: blend in the previous "
+                        "stylised frame warped by optical flow "
+                        "where the flow is reliable (0 = off).",
+                    },
+                ),
                 "precision": (
                     PRECISION_CHOICES,
                     {"default": "model", "tooltip": "'model' uses the loader's setting."},
@@ -91,6 +104,7 @@ class VideoFrameStylize:
         style_size,
         content_statistics,
         precision="model",
+        flow_blend=0.0,
     ):
         if content_statistics not in STATISTICS:
             raise InputError(f"content_statistics: expected one of {STATISTICS}")
@@ -126,6 +140,12 @@ class VideoFrameStylize:
             )
         finally:
             cb.cleanup(stylizer.device)
+        if flow_blend > 0:
+            blender = FlowBlender(flow_blend)
+            for i in range(b):
+                cb.check_interrupt()
+                blended = blender(frames[i].float().numpy(), result[i].numpy())
+                result[i] = torch.from_numpy(blended).clamp_(0, 1)
         return (result,)
 
 

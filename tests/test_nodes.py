@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from helpers import image
@@ -287,3 +288,20 @@ def test_finetune_node_bad_input(pack, tiny_model, kw, match):
     args.update(kw)
     with pytest.raises(ValueError, match=match):
         node(pack, "CCPLFinetune").finetune(**args)
+
+
+def test_video_flow_blend_reduces_warping_error(pack, tiny_model):
+    from test_video import pan_frames
+
+    from ccpl_core.video.metrics import warping_error
+
+    handle, _ = tiny_model
+    raw = pan_frames(6)
+    frames = torch.from_numpy(np.stack(raw)).float() / 255
+    style = comfy_image(image("hubble"))
+    vid = node(pack, "CCPLVideoFrameStylize")
+    with torch.inference_mode():
+        (plain,) = vid.stylize_frames(handle, frames, style, 1.0, "none", 0, "clip")
+        (blend,) = vid.stylize_frames(handle, frames, style, 1.0, "none", 0, "clip", flow_blend=0.8)
+    as_u8 = lambda t: [(f.numpy() * 255).round().astype(np.uint8) for f in t]  # noqa: E731
+    assert warping_error(raw, as_u8(blend)) < 0.8 * warping_error(raw, as_u8(plain))
