@@ -1,0 +1,231 @@
+"""Video benchmarks: throughput vs the authors' per-frame loop, coherence options, memory.
+
+    python benchmarks/bench_video.py throughput --model ccpl-starter-art
+    python benchmarks/bench_video.py coherence --clip bikes.mp4 --clip vtest.avi --style S.jpg
+    python benchmarks/bench_video.py memory --frames 1000 --size 1080
+
+* throughput: frames per second of ``stylize_video`` (clip statistics, fast precision) and of
+  the authors' loop (per frame: encode style and content in fp32, fuse, decode) on the same
+  synthetic frames; one process, medians of the per-frame times.
+* coherence: warping error at interval 1 and 10 plus the style-distance figure for every option
+  on real clips (first N frames), relative to plain per-frame processing.
+* memory: peak RSS of ``ccpl video`` on a generated clip of the given length and size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+OPTIONS = {
+    "per-frame": {"statistics": "per-frame"},
+    "clip-stats": {"statistics": "clip"},
+    "running-stats": {"statistics": "running"},
+    "flow-0.5": {"statistics": "per-frame", "flow_blend": 0.5},
+    "clip+flow-0.5": {"statistics": "clip", "flow_blend": 0.5},
+    "clip+flow-0.8": {"statistics": "clip", "flow_blend": 0.8},
+}
+
+
+def smooth_frames(n: int, h: int, w: int) -> list[np.ndarray]:
+    gen = torch.Generator().manual_seed(0)
+    base = torch.nn.functional.avg_pool2d(torch.rand(1, 3, h, w + 4 * n, generator=gen), 9, 1, 4)
+    return [
+        (base[0, :, :, 4 * k : 4 * k + w].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+        for k in range(n)
+    ]
+
+
+class ListSource:
+    """In-memory frames with the FrameSource interface."""
+
+    def __init__(self, frames, info) -> None:
+        self.frames, self.info, self.path = frames, info, Path("synthetic")
+
+    def __iter__(self):
+        return iter(self.frames)
+
+
+def throughput(args) -> dict:
+    from ccpl_core import Stylizer, load_model
+    from ccpl_core.video import FrameSink, VideoOptions, stylize_video
+    from ccpl_core.video.io import VideoInfo
+
+    net = load_model(args.model)
+    style = torch.rand(1, 3, 512, 512, generator=torch.Generator().manual_seed(1))
+    out = {}
+    for label, (h, w, n) in {
+        "512p": (512, 912, args.frames),
+        "1080p": (1080, 1920, max(3, args.frames // 3)),
+    }.items():
+        frames = smooth_frames(n, h, w)
+        # authors' loop
+        times = []
+        with torch.no_grad():
+            for f in frames:
+                t0 = time.perf_counter()
+                c = torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255
+                y = net.decoder(net.sct(net.encoder(c), net.encoder(style)))
+                _ = (y.clamp(0, 1)[0].permute(1, 2, 0) * 255).byte().numpy()
+                times.append(time.perf_counter() - t0)
+        authors_fps = 1 / float(np.median(times[1:] if len(times) > 1 else times))
+        row = {"frames": n, "authors_fp32_fps": authors_fps}
+        for precision in ("fp32", "auto"):
+            st = Stylizer(net, precision=precision, device=args.device)
+            prepared = st.prepare_style(style)
+
+            source = ListSource(frames, VideoInfo(n, 25, w, h, False))
+            with tempfile.TemporaryDirectory() as tmp:
+                sink = FrameSink(Path(tmp) / "o", source.info)
+                res = stylize_video(
+                    st, source, sink, prepared, VideoOptions(statistics="per-frame", batch=4)
+                )
+            row[f"ccpl_{precision}_fps"] = res["fps"]
+        row["speedup_fast_vs_authors"] = row["ccpl_auto_fps"] / authors_fps
+        out[label] = row
+        print(label, row, flush=True)
+    return out
+
+
+def coherence(args) -> dict:
+    from ccpl_core import Stylizer, load_image, load_model, resize_short_side
+    from ccpl_core.video import FrameSink, FrameSource, VideoOptions, stylize_video
+    from ccpl_core.video.metrics import style_distance, warping_error
+
+    net = load_model(args.model)
+    st = Stylizer(net, precision=args.precision, device=args.device)
+    style_img = resize_short_side(load_image(args.style)[0], 512)
+    prepared = st.prepare_style(style_img)
+    results = {}
+    for clip in args.clip:
+        src_all = FrameSource(clip)
+        with tempfile.TemporaryDirectory() as tmp:
+            # the first N frames, resized, as the common source of every option
+            src_dir = Path(tmp) / "src"
+            sink = FrameSink(src_dir, src_all.info)
+            for i, f in enumerate(src_all):
+                if i >= args.max_frames:
+                    break
+                if args.size:
+                    x = torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255
+                    f = resize_short_side(x, args.size)[0].permute(1, 2, 0).numpy() * 255
+                    f = f.round().astype(np.uint8)
+                sink.write(f)
+            src = FrameSource(src_dir)
+            row = {}
+            for name, kw in OPTIONS.items():
+                out_dir = Path(tmp) / name
+                res = stylize_video(
+                    st, src, FrameSink(out_dir, src.info), prepared, VideoOptions(batch=4, **kw)
+                )
+                out = FrameSource(out_dir)
+                row[name] = {
+                    "warping_error_1": warping_error(iter(src), iter(out), 1),
+                    "warping_error_10": warping_error(iter(src), iter(out), 10),
+                    "style_distance": style_distance(iter(out), style_img, net.encoder, every=5),
+                    "fps": res["fps"],
+                }
+                print(Path(clip).name, name, row[name], flush=True)
+            base = row["per-frame"]
+            for rec in row.values():
+                rec["warping_error_1_vs_per_frame"] = (
+                    rec["warping_error_1"] / base["warping_error_1"]
+                )
+                rec["style_distance_vs_per_frame"] = rec["style_distance"] / base["style_distance"]
+            results[Path(clip).name] = {
+                "frames": src.info.frames,
+                "size": [src.info.width, src.info.height],
+                "options": row,
+            }
+    return results
+
+
+MEMORY_CHILD = r"""
+import resource, sys, json, subprocess
+from ccpl_core.cli import main
+rc = main(sys.argv[1:])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"rc": rc, "peak_rss_MB": peak}))
+"""
+
+
+def memory(args) -> dict:
+    from ccpl_core.video import FrameSink
+    from ccpl_core.video.io import VideoInfo
+
+    h = args.size
+    w = h * 16 // 9
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        sink = FrameSink(clip, VideoInfo(args.frames, 25, w, h, False))
+        frames = smooth_frames(8, h, w)
+        for i in range(args.frames):
+            sink.write(frames[i % 8])
+        sink.close()
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                MEMORY_CHILD,
+                "video",
+                str(clip),
+                "-o",
+                str(Path(tmp) / "out.mp4"),
+                "--style",
+                args.style,
+                "--model",
+                args.model,
+                "--precision",
+                args.precision,
+                "--statistics",
+                "clip",
+                "--flow-blend",
+                "0.5",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        rec = json.loads(proc.stdout.strip().splitlines()[-1])
+        rec.update({"frames": args.frames, "size": [w, h], "seconds": time.perf_counter() - t0})
+    print(rec)
+    return rec
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("what", choices=("throughput", "coherence", "memory"))
+    ap.add_argument("--model", default="ccpl-starter-art")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="auto")
+    ap.add_argument("--frames", type=int, default=12)
+    ap.add_argument("--size", type=int, default=0)
+    ap.add_argument("--clip", action="append", default=[])
+    ap.add_argument("--style", default="examples/style/starry_night.jpg")
+    ap.add_argument("--max-frames", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    ap.add_argument("--tag", default="cpu")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    result = {"throughput": throughput, "coherence": coherence, "memory": memory}[args.what](args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"video_{args.what}_{args.tag}.json"
+    path.write_text(
+        json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "result": result}, indent=2)
+    )
+    print(path)
+    _ = resource  # peak memory of the child is measured inside it
+
+
+if __name__ == "__main__":
+    main()
