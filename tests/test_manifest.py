@@ -154,9 +154,16 @@ def test_convert_command_round_trip_and_determinism(tmp_path, capsys):
         str(tmp_path / "sct.pth.tar"),
     ]
     assert main([*args, "-o", str(tmp_path / "a")]) == 0
-    report = json.loads(capsys.readouterr().out)
+    printed = json.loads(capsys.readouterr().out)
+    report = printed["files"]
     assert set(report) == {"vgg_normalised_relu4_1.safetensors", "ccpl_photo.safetensors"}
     assert report["ccpl_photo.safetensors"]["ccpl.mode"] == "photo"
+    entries = printed["manifest_entries"]
+    assert entries["ccpl-photo"]["requires"] == ["vgg-normalised"]
+    assert entries["ccpl-photo"]["files"][0]["sha256"] == sha256_file(
+        tmp_path / "a" / "ccpl_photo.safetensors"
+    )
+    parse_manifest({"schema_version": 1, "models": entries}, tmp_path / "m.json")  # valid
     assert main([*args, "-o", str(tmp_path / "b")]) == 0
     for f in report:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()

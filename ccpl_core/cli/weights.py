@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import InputError, ModelError
-from ..weights.convert import convert
+from ..weights.convert import convert, manifest_entries
 from ..weights.files import read_state, sha256_file
 from ..weights.hub import download, publish
 from ..weights.manifest import load_manifest, manifest_path, parse_manifest
@@ -121,7 +121,8 @@ def run_convert(args: argparse.Namespace) -> int:
         name=args.name,
         overwrite=args.overwrite,
     )
-    print(json.dumps(written, indent=2))
+    entries = manifest_entries(written, args.mode)
+    print(json.dumps({"files": written, "manifest_entries": entries}, indent=2))
     return 0
 
 

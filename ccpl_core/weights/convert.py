@@ -49,7 +49,7 @@ def convert(
 ) -> dict[str, dict]:
     """Write the encoder file (from ``vgg``) and/or the model file (``decoder`` + ``sct``).
 
-    Returns ``{file name: {"sha256", "size", "source", "source_sha256"}}`` for the manifest.
+    Returns ``{file name: {"sha256", "size", "ccpl.*" metadata}}``; see :func:`manifest_entries`.
     """
     if mode not in ("art", "photo"):
         raise ModelError(f"--mode must be art or photo, got {mode!r}")
@@ -82,3 +82,37 @@ def convert(
         path = save_state(state, out / fname, meta, overwrite)
         written[path.name] = {"sha256": sha256_file(path), "size": path.stat().st_size, **meta}
     return written
+
+
+def manifest_entries(
+    written: dict[str, dict],
+    mode: str,
+    encoder_name: str = "vgg-normalised",
+    model_name: str | None = None,
+) -> dict[str, dict]:
+    """Manifest entries (not yet hosted) describing the files :func:`convert` wrote."""
+    entries: dict[str, dict] = {}
+    for fname, rec in written.items():
+        spec = {"name": fname, "sha256": rec["sha256"], "size": rec["size"]}
+        prov = {
+            "source": rec["ccpl.source"],
+            "source_sha256": rec["ccpl.source_sha256"],
+            "convert": "ccpl weights convert",
+        }
+        if rec["ccpl.kind"] == "encoder":
+            entries[encoder_name] = {
+                "kind": "encoder",
+                "files": [spec],
+                "provenance": prov,
+                "hub": {"hosted": False},
+            }
+        else:
+            entries[model_name or fname.removesuffix(".safetensors").replace("_", "-")] = {
+                "kind": "model",
+                "mode": mode,
+                "requires": [encoder_name],
+                "files": [spec],
+                "provenance": prov,
+                "hub": {"hosted": False},
+            }
+    return entries

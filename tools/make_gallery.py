@@ -1,0 +1,70 @@
+"""Regenerate docs/gallery.jpg: content x style grid (and video frames) from the default model.
+
+    python tools/make_gallery.py --paintings ../shared/data/paintings [--clip bikes.mp4]
+
+Rows: content photos from examples/content; columns: the style image, then the result. Styles:
+examples/style/starry_night.jpg plus the given public-domain paintings.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ccpl_core import Stylizer, load_image, load_model, resize_short_side, save_image
+
+ROOT = Path(__file__).resolve().parents[1]
+PAINTINGS = (
+    "Katsushika_Hokusai_The_Great_Wave_off_Kanagawa_1823_1829.png",
+    "Wassily_Kandinsky_Composition_VIII_1923.png",
+)
+CELL = 256
+
+
+def fit(x: torch.Tensor, size: int = CELL) -> torch.Tensor:
+    """Centre-crop to a square and resize to size x size."""
+    h, w = x.shape[-2:]
+    s = min(h, w)
+    x = x[..., (h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
+    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True).clamp(0, 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--paintings", default=None, help="folder of the public-domain paintings")
+    ap.add_argument("--clip", default=None, help="a video whose frames make a last row")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "gallery.jpg"))
+    args = ap.parse_args()
+    st = Stylizer(load_model(args.model), precision="fp32")
+    styles = [ROOT / "examples/style/starry_night.jpg"]
+    if args.paintings:
+        styles += [Path(args.paintings) / p for p in PAINTINGS]
+    style_imgs = [resize_short_side(load_image(p)[0], 512) for p in styles]
+    contents = sorted((ROOT / "examples/content").glob("*.jpg"))
+    blank = torch.ones(1, 3, CELL, CELL)
+    rows = [torch.cat([blank] + [fit(s) for s in style_imgs], dim=-1)]
+    for c in contents:
+        content = resize_short_side(load_image(c)[0], 512)
+        outs = [fit(st.stylize(content, s)) for s in style_imgs]
+        rows.append(torch.cat([fit(content), *outs], dim=-1))
+    if args.clip:
+        from ccpl_core.video import FrameSource
+
+        frames = [f for i, f in enumerate(FrameSource(args.clip)) if i in (0, 20, 40, 60)]
+        x = torch.stack([torch.from_numpy(f).permute(2, 0, 1) for f in frames]).float() / 255
+        x = resize_short_side(x, 256)
+        stats = st.content_statistics(x)
+        out = st.stylize(x, style_imgs[0], content_stats=stats)
+        row = torch.cat([fit(o[None]) for o in out], dim=-1)
+        pad = torch.ones(1, 3, CELL, rows[0].shape[-1] - row.shape[-1])
+        rows.append(torch.cat([row, pad], dim=-1)[..., : rows[0].shape[-1]])
+    grid = torch.cat(rows, dim=-2)
+    print(save_image(grid, args.output, overwrite=True))
+
+
+if __name__ == "__main__":
+    main()
