@@ -7,7 +7,6 @@ channel is split off (and can be put back on the result) rather than fed to the 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .errors import InputError
-from .fsutil import umask
+from .fsutil import atomic_write
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -164,15 +163,5 @@ def save_image(
     fmt = Image.registered_extensions().get(p.suffix.lower())
     if fmt is None:
         raise InputError(f"unknown image format for output {p}; use .png, .jpg or .webp")
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(array).save(
-                fh, format=fmt, **({"quality": 95} if fmt == "JPEG" else {})
-            )
-        os.chmod(tmp, 0o666 & ~umask())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    options = {"quality": 95} if fmt == "JPEG" else {}
+    return atomic_write(p, lambda fh: Image.fromarray(array).save(fh, format=fmt, **options))

@@ -64,6 +64,23 @@ def main() -> None:
         rows.append(torch.cat([row, pad], dim=-1)[..., : rows[0].shape[-1]])
     grid = torch.cat(rows, dim=-2)
     print(save_image(grid, args.output, overwrite=True))
+    write_thumbnails(st, style_imgs[0], rows)
+
+
+def write_thumbnails(st: Stylizer, style: torch.Tensor, rows: list[torch.Tensor]) -> None:
+    """Thumbnails of the example workflows (ComfyUI's template browser shows them)."""
+    folder = ROOT / "example_workflows"
+    astronaut = resize_short_side(load_image(ROOT / "examples/content/astronaut.jpg")[0], 512)
+    image_thumb = fit(st.stylize(astronaut, style), 384)
+    save_image(image_thumb, folder / "ccpl_image_stylize.jpg", overwrite=True)
+    # video: four frames of a pan over the photo, stylised with clip statistics
+    frames = torch.cat([fit(astronaut[..., :, 24 * k : 24 * k + 400], 192) for k in range(4)])
+    out = st.stylize(frames, style, content_stats=st.content_statistics(frames))
+    strip = torch.cat([torch.cat([out[0], out[1]], -1), torch.cat([out[2], out[3]], -1)], -2)
+    save_image(strip[None], folder / "ccpl_video_stylize.jpg", overwrite=True)
+    # finetune: style | result side by side
+    save_image(torch.cat([fit(style, 192), fit(image_thumb, 192)], -1),
+               folder / "ccpl_finetune.jpg", overwrite=True)
 
 
 if __name__ == "__main__":

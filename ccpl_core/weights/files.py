@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
 from ..errors import ModelError
-from ..fsutil import umask
+from ..fsutil import atomic_write
 from ..models import SCTNet
 from .layout import PARTS, check_part, detect_mode, to_authors
 
@@ -44,19 +43,8 @@ def save_state(
         raise ModelError(f"model files must end in .safetensors, got {p.name}")
     meta = {"ccpl.format": FORMAT_VERSION, **(metadata or {})}
     tensors = {k: state[k].detach().cpu().contiguous() for k in sorted(state)}
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write_safetensors(fh, tensors, {k: str(v) for k, v in meta.items()})
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~umask())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    text_meta = {k: str(v) for k, v in meta.items()}
+    return atomic_write(p, lambda fh: write_safetensors(fh, tensors, text_meta))
 
 
 _DTYPE_NAMES = {
