@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from . import color, masks
 from .errors import InputError, OutOfMemory
@@ -26,6 +27,8 @@ from .tiling import DECODER_MARGIN, ENCODER_MARGIN, count_tiles, decode_tiled, e
 #: Progress callback: (steps done, steps in total). It may raise to interrupt the work.
 Progress = Callable[[int, int], None]
 
+#: Encoder children run in float32 in the fast modes (layer 0 + conv1_1 + relu1_1).
+HEAD_LAYERS = 4
 #: Smallest tile tried after repeated out-of-memory errors.
 MIN_TILE = 128
 #: Peak working memory per pixel of one image through encoder + SCT + decoder, by element size
@@ -61,7 +64,7 @@ class Stylizer:
         self._budget = memory_budget_bytes
         self._channels = TAP_CHANNELS[DEEPEST_TAP[self.mode]]
         fmt = torch.channels_last
-        self.encoder = copy.deepcopy(model.encoder).to(self.device, self.dtype, memory_format=fmt)
+        self.encoder = MixedPrecisionEncoder(model.encoder, self.dtype, self.device)
         self.decoder = copy.deepcopy(model.decoder).to(self.device, self.dtype, memory_format=fmt)
         self.sct = copy.deepcopy(model.sct).to(self.device, torch.float32)
         for module in (self.encoder, self.decoder, self.sct):
@@ -88,7 +91,7 @@ class Stylizer:
                 f"{name}: image is {w}x{h} pixels; the {self.mode} model needs at least "
                 f"{need}x{need} (SCT's unpadded convolutions). Use a larger style image."
             )
-        x = image.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+        x = image.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
         tile = self._tile_for(1, h, w, None)
         while True:
             try:
@@ -212,7 +215,7 @@ class Stylizer:
         """Add the deepest-feature moments of ``frames`` to ``moments`` (streaming clip stats)."""
         rgb, _ = to_rgb(frames, "frames")
         h, w = rgb.shape[-2:]
-        x = rgb.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+        x = rgb.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
         tile = self._tile_for(x.shape[0], h, w, None)
         feat = encode_tiled(
             self.encoder, x, tile, ENCODER_MARGIN[self.mode], self.stride, self._channels
@@ -233,7 +236,7 @@ class Stylizer:
         content_stats: ContentStats | None,
     ) -> torch.Tensor:
         h, w = rgb.shape[-2:]
-        x = rgb.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
+        x = rgb.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
         feat = encode_tiled(
             self.encoder,
             x,
@@ -341,6 +344,27 @@ class Stylizer:
             -(-h // self.stride), -(-w // self.stride), max(1, tile // self.stride), 1
         )
         return per_chunk * -(-remaining // chunk)
+
+
+class MixedPrecisionEncoder(nn.Module):
+    """The encoder with its first layers (Caffe preprocessing and conv1_1) kept in float32.
+
+    Layer 0 maps [0, 1] pixels to ``255 x - mean``: in bf16 that cancellation alone costs about
+    1 % of the picture, while conv1_1 is the cheapest convolution; everything after it runs in
+    the fast dtype. Takes float32 images and returns features in the fast dtype.
+    """
+
+    def __init__(self, encoder: nn.Module, dtype: torch.dtype, device: torch.device) -> None:
+        super().__init__()
+        layers = list(copy.deepcopy(encoder).children())
+        split = HEAD_LAYERS if dtype != torch.float32 else len(layers)
+        fmt = torch.channels_last
+        self.head = nn.Sequential(*layers[:split]).to(device, torch.float32, memory_format=fmt)
+        self.tail = nn.Sequential(*layers[split:]).to(device, dtype, memory_format=fmt)
+        self.dtype = dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tail(self.head(x.float()).to(self.dtype))
 
 
 class FeatureMoments:
