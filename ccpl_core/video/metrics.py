@@ -60,7 +60,7 @@ def style_distance(
     for i, frame in enumerate(frames):
         if i % every:
             continue
-        x = torch.from_numpy(np.asarray(frame)).permute(2, 0, 1)[None].float()
+        x = torch.from_numpy(np.array(frame, copy=True)).permute(2, 0, 1)[None].float()
         x = x / 255.0 if frame.dtype == np.uint8 else x
         d = 0.0
         for f, (tm, ts) in zip(encoder.taps(x), targets, strict=True):
