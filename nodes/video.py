@@ -75,6 +75,11 @@ class VideoFrameStylize:
                 ),
             },
             "optional": {
+                "precision": (
+                    PRECISION_CHOICES,
+                    {"default": "model", "tooltip": "'model' uses the loader's setting."},
+                ),
+                # new inputs go last: saved workflows map widget values by position
                 "flow_blend": (
                     "FLOAT",
                     {
@@ -86,10 +91,6 @@ class VideoFrameStylize:
                         "stylised frame warped by optical flow "
                         "where the flow is reliable (0 = off).",
                     },
-                ),
-                "precision": (
-                    PRECISION_CHOICES,
-                    {"default": "model", "tooltip": "'model' uses the loader's setting."},
                 ),
             },
         }

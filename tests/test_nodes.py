@@ -305,3 +305,22 @@ def test_video_flow_blend_reduces_warping_error(pack, tiny_model):
         (blend,) = vid.stylize_frames(handle, frames, style, 1.0, "none", 0, "clip", flow_blend=0.8)
     as_u8 = lambda t: [(f.numpy() * 255).round().astype(np.uint8) for f in t]  # noqa: E731
     assert warping_error(raw, as_u8(blend)) < 0.8 * warping_error(raw, as_u8(plain))
+
+
+def test_example_workflows_match_node_widgets(pack):
+    """Saved workflows map widget values by position: every example must fit the node inputs."""
+    import json
+
+    from test_comfyui import WIDGET_TYPES
+
+    for path in sorted((Path(__file__).resolve().parents[1] / "example_workflows").glob("*.json")):
+        for n in json.loads(path.read_text())["nodes"]:
+            cls = pack.NODE_CLASS_MAPPINGS.get(n["type"])
+            if cls is None:
+                continue
+            spec = cls.INPUT_TYPES()
+            widgets = [name for group in ("required", "optional")
+                       for name, (kind, _) in spec.get(group, {}).items()
+                       if isinstance(kind, (list, tuple)) or kind in WIDGET_TYPES]
+            values = [v for v in n["widgets_values"] if v not in ("fixed", "randomize")]
+            assert len(values) == len(widgets), f"{path.name}: {n['type']} {values} vs {widgets}"

@@ -79,8 +79,11 @@ def write_thumbnails(st: Stylizer, style: torch.Tensor, rows: list[torch.Tensor]
     strip = torch.cat([torch.cat([out[0], out[1]], -1), torch.cat([out[2], out[3]], -1)], -2)
     save_image(strip[None], folder / "ccpl_video_stylize.jpg", overwrite=True)
     # finetune: style | result side by side
-    save_image(torch.cat([fit(style, 192), fit(image_thumb, 192)], -1),
-               folder / "ccpl_finetune.jpg", overwrite=True)
+    save_image(
+        torch.cat([fit(style, 192), fit(image_thumb, 192)], -1),
+        folder / "ccpl_finetune.jpg",
+        overwrite=True,
+    )
 
 
 if __name__ == "__main__":
