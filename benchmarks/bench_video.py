@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -224,7 +223,6 @@ def main() -> None:
         json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "result": result}, indent=2)
     )
     print(path)
-    _ = resource  # peak memory of the child is measured inside it
 
 
 if __name__ == "__main__":

@@ -159,7 +159,7 @@ class Stylizer:
         elif tuple(out.shape) != (b, channels, h, w) and tuple(out.shape) != (b, 3, h, w):
             raise InputError(f"out: expected shape {(b, channels, h, w)}, got {tuple(out.shape)}")
 
-        chunk = self._chunk_size(b, h, w, tile)
+        chunk = self._chunk_size(b, h, w)
         tracker = _Tracker(progress)
         start = 0
         while start < b:
@@ -203,7 +203,7 @@ class Stylizer:
         moments = FeatureMoments()
         batch = as_batch(frames, "frames")
         b, _, h, w = batch.shape
-        chunk = self._chunk_size(b, h, w, None)
+        chunk = self._chunk_size(b, h, w)
         for start in range(0, b, chunk):
             self.accumulate(batch[start : start + chunk], moments)
             if progress is not None:
@@ -320,7 +320,7 @@ class Stylizer:
             torch.finfo(self.dtype).bits // 8 if self.dtype != torch.float32 else 4
         ]
 
-    def _chunk_size(self, b: int, h: int, w: int, tile: int | None) -> int:
+    def _chunk_size(self, b: int, h: int, w: int) -> int:
         """How many images go through the network together."""
         per_image = h * w * self._bytes_per_pixel()
         return max(1, min(b, self.budget() // max(1, per_image)))

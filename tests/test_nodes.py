@@ -319,8 +319,11 @@ def test_example_workflows_match_node_widgets(pack):
             if cls is None:
                 continue
             spec = cls.INPUT_TYPES()
-            widgets = [name for group in ("required", "optional")
-                       for name, (kind, _) in spec.get(group, {}).items()
-                       if isinstance(kind, (list, tuple)) or kind in WIDGET_TYPES]
+            widgets = [
+                name
+                for group in ("required", "optional")
+                for name, (kind, _) in spec.get(group, {}).items()
+                if isinstance(kind, (list, tuple)) or kind in WIDGET_TYPES
+            ]
             values = [v for v in n["widgets_values"] if v not in ("fixed", "randomize")]
             assert len(values) == len(widgets), f"{path.name}: {n['type']} {values} vs {widgets}"

@@ -48,7 +48,7 @@ def edge_correlation(a: torch.Tensor, b: torch.Tensor, size: int = 64) -> float:
         x = F.interpolate(x, size=(size, size), mode="area")
         g = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2])[:, None]
         k = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]).view(1, 1, 3, 3)
-        return (F.conv2d(g, k, padding=1) ** 2 + F.conv2d(g, k.transpose(2, 3), padding=1) ** 2)
+        return F.conv2d(g, k, padding=1) ** 2 + F.conv2d(g, k.transpose(2, 3), padding=1) ** 2
 
     ea, eb = edges(a).flatten(), edges(b).flatten()
     ea, eb = ea - ea.mean(), eb - eb.mean()

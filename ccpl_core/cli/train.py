@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     fields = TrainConfig.__dataclass_fields__
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in fields and k != "extra"})
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
 
 
 def initial_model(args: argparse.Namespace) -> SCTNet:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -130,16 +129,14 @@ def finetune(
             cfg.batch_size,
             cfg.seed,
         )
-        with tempfile.TemporaryDirectory(prefix="ccpl-finetune-") as tmp:
-            trainer = Trainer(net, cfg, batches, tmp, device=device)
-            trainer.save_checkpoint = lambda path=None: None  # type: ignore[method-assign]
-            interrupted: BaseException | None = None
-            try:
-                trainer.run(on_step=on_step)
-            except interrupt_types as exc:
-                if trainer.iteration == 0:
-                    raise
-                interrupted = exc
+        trainer = Trainer(net, cfg, batches, out_dir=None, device=device)
+        interrupted: BaseException | None = None
+        try:
+            trainer.run(on_step=on_step)
+        except interrupt_types as exc:
+            if trainer.iteration == 0:
+                raise
+            interrupted = exc
         result = trainer.module.net.cpu().eval()
         result.requires_grad_(False)
     last = trainer.history[-1] if trainer.history else {}
@@ -148,7 +145,7 @@ def finetune(
         "ccpl.finetuned_from": model.info.get("name", model.info.get("files", "unknown")),
         "ccpl.style_sha256": ",".join(image_sha256(s) for s in styles),
         "ccpl.steps": str(trainer.iteration),
-        "ccpl.finetune": json.dumps({k: v for k, v in asdict(cfg).items() if k != "extra"}),
+        "ccpl.finetune": json.dumps(asdict(cfg)),
         "ccpl.final_losses": json.dumps({k: last.get(k) for k in ("content", "style", "ccpl")}),
     }
     result.info = {**model.info, **{k.removeprefix("ccpl."): v for k, v in meta.items()}}

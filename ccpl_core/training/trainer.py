@@ -14,7 +14,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -55,7 +55,6 @@ class TrainConfig:
     val_every: int = 0
     keep_every: int = 0
     workers: int = 2
-    extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.iterations <= 0:
@@ -108,7 +107,7 @@ class Trainer:
         net: SCTNet,
         cfg: TrainConfig,
         batches: PairBatches,
-        out_dir: str | os.PathLike,
+        out_dir: str | os.PathLike | None,
         device: str | torch.device = "auto",
         validation: tuple[torch.Tensor, torch.Tensor] | None = None,
         channels_last: bool = True,
@@ -119,7 +118,8 @@ class Trainer:
         self.cfg = cfg
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(cfg.precision, self.device)
-        self.out_dir = Path(out_dir)
+        #: None keeps everything in memory: no checkpoint, log or validation files (finetune).
+        self.out_dir = Path(out_dir) if out_dir is not None else None
         self.batches = batches
         self.validation = validation
         self.rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
@@ -231,7 +231,7 @@ class Trainer:
         return state
 
     def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path | None:
-        if self.rank != 0:
+        if self.rank != 0 or (path is None and self.out_dir is None):
             return None
         target = Path(path) if path else self.out_dir / LATEST
         meta = {
@@ -275,7 +275,7 @@ class Trainer:
 
     # ----------------------------------------------------------------- logging
     def _log(self, rec: dict) -> None:
-        if self.rank != 0:
+        if self.rank != 0 or self.out_dir is None:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         with open(self.out_dir / "log.jsonl", "a") as fh:
@@ -284,7 +284,7 @@ class Trainer:
     @torch.no_grad()
     def save_validation(self) -> Path | None:
         """A grid of content | style | output for the fixed validation pairs."""
-        if self.rank != 0 or self.validation is None:
+        if self.rank != 0 or self.validation is None or self.out_dir is None:
             return None
         from ..images import save_image
 

@@ -9,9 +9,7 @@ client honours HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from pathlib import Path
 
 from ..errors import ModelError
@@ -112,12 +110,3 @@ def _forget(staging: Path, name: str) -> None:
     for leftover in meta.glob(f"{name}.*"):
         if not leftover.name.endswith(".lock"):
             leftover.unlink(missing_ok=True)
-
-
-def clean_staging(folder: str | os.PathLike) -> None:
-    """Remove leftovers of interrupted downloads (partial files are re-fetched on demand)."""
-    shutil.rmtree(Path(folder) / STAGING, ignore_errors=True)
-
-
-def entry_json(entries: dict) -> str:
-    return json.dumps(entries, indent=2)
