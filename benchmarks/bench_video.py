@@ -2,7 +2,7 @@
 
     python benchmarks/bench_video.py throughput --model ccpl-starter-art
     python benchmarks/bench_video.py coherence --clip bikes.mp4 --clip vtest.avi --style S.jpg
-    python benchmarks/bench_video.py memory --frames 1000 --size 1080
+    python benchmarks/bench_video.py memory --frames 1000 --size 1080   # ccpl video's defaults
 
 * throughput: frames per second of ``stylize_video`` (clip statistics, fast precision) and of
   the authors' loop (per frame: encode style and content in fp32, fuse, decode) on the same
@@ -32,7 +32,14 @@ OPTIONS = {
     "flow-0.5": {"statistics": "per-frame", "flow_blend": 0.5},
     "clip+flow-0.5": {"statistics": "clip", "flow_blend": 0.5},
     "clip+flow-0.8": {"statistics": "clip", "flow_blend": 0.8},
+    "feature-0.9": {"statistics": "per-frame", "feature_blend": 0.9},
+    "feature-0.95 (default)": {"statistics": "per-frame", "feature_blend": 0.95},
+    "feature-1.0": {"statistics": "per-frame", "feature_blend": 1.0},
+    "clip+feature-0.95": {"statistics": "clip", "feature_blend": 0.95},
+    "feature-0.95+flow-0.3": {"statistics": "per-frame", "feature_blend": 0.95, "flow_blend": 0.3},
 }
+#: Every option states both blends; anything not named is off.
+OFF = {"feature_blend": 0.0, "flow_blend": 0.0}
 
 
 def smooth_frames(n: int, h: int, w: int) -> list[np.ndarray]:
@@ -57,6 +64,7 @@ class ListSource:
 def throughput(args) -> dict:
     from ccpl_core import Stylizer, load_model
     from ccpl_core.video import FrameSink, VideoOptions, stylize_video
+    from ccpl_core.video.engine import DEFAULT_FEATURE_BLEND
     from ccpl_core.video.io import VideoInfo
 
     net = load_model(args.model)
@@ -78,17 +86,20 @@ def throughput(args) -> dict:
                 times.append(time.perf_counter() - t0)
         authors_fps = 1 / float(np.median(times[1:] if len(times) > 1 else times))
         row = {"frames": n, "authors_fp32_fps": authors_fps}
-        for precision in ("fp32", "auto"):
+        runs = {
+            "ccpl_fp32_fps": ("fp32", OFF),
+            "ccpl_auto_fps": ("auto", OFF),
+            "ccpl_auto_feature_blend_fps": ("auto", {"feature_blend": DEFAULT_FEATURE_BLEND}),
+        }
+        for key, (precision, blend) in runs.items():
             st = Stylizer(net, precision=precision, device=args.device)
             prepared = st.prepare_style(style)
-
             source = ListSource(frames, VideoInfo(n, 25, w, h, False))
             with tempfile.TemporaryDirectory() as tmp:
                 sink = FrameSink(Path(tmp) / "o", source.info)
-                res = stylize_video(
-                    st, source, sink, prepared, VideoOptions(statistics="per-frame", batch=4)
-                )
-            row[f"ccpl_{precision}_fps"] = res["fps"]
+                opts = VideoOptions(statistics="per-frame", batch=4, **{**OFF, **blend})
+                res = stylize_video(st, source, sink, prepared, opts)
+            row[key] = res["fps"]
         row["speedup_fast_vs_authors"] = row["ccpl_auto_fps"] / authors_fps
         out[label] = row
         print(label, row, flush=True)
@@ -123,9 +134,8 @@ def coherence(args) -> dict:
             row = {}
             for name, kw in OPTIONS.items():
                 out_dir = Path(tmp) / name
-                res = stylize_video(
-                    st, src, FrameSink(out_dir, src.info), prepared, VideoOptions(batch=4, **kw)
-                )
+                opts = VideoOptions(batch=4, **{**OFF, **kw})
+                res = stylize_video(st, src, FrameSink(out_dir, src.info), prepared, opts)
                 out = FrameSource(out_dir)
                 row[name] = {
                     "warping_error_1": warping_error(iter(src), iter(out), 1),
@@ -149,20 +159,59 @@ def coherence(args) -> dict:
 
 
 MEMORY_CHILD = r"""
-import resource, sys, json, subprocess
+import json, resource, sys, time
+import ccpl_core.cli.video as cli_video
 from ccpl_core.cli import main
+
+progress_path = sys.argv.pop(1)
+inner = cli_video.stylize_video
+
+
+def logged(stylizer, source, sink, style, options, progress=None):
+    # the CLI's own call, with its progress also written to a file the parent reads
+    def report(done, total):
+        with open(progress_path, "a") as fh:
+            fh.write(json.dumps({"t": time.time(), "done": done}) + "\n")
+        if progress is not None:
+            progress(done, total)
+
+    return inner(stylizer, source, sink, style, options, report)
+
+
+cli_video.stylize_video = logged
 rc = main(sys.argv[1:])
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"rc": rc, "peak_rss_MB": peak}))
 """
 
 
+def _proc_status(pid: int) -> dict:
+    """VmRSS and VmHWM (peak) of a running process, in MB (Linux)."""
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, val = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(val.split()[0]) / 1024
+    except OSError:
+        pass
+    return out
+
+
 def memory(args) -> dict:
+    """Peak RSS of ``ccpl video`` on a long generated clip, sampled while it runs.
+
+    The trace (time, frames done, RSS, peak RSS) goes to ``<out>/video_memory_<tag>.trace.jsonl``
+    as the run goes, so a run cut short still shows whether memory grows with the clip length.
+    """
     from ccpl_core.video import FrameSink
     from ccpl_core.video.io import VideoInfo
 
     h = args.size
     w = h * 16 // 9
+    args.out.mkdir(parents=True, exist_ok=True)
+    trace = args.out / f"video_memory_{args.tag}.trace.jsonl"
+    trace.write_text("")
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "clip.mp4"
         sink = FrameSink(clip, VideoInfo(args.frames, 25, w, h, False))
@@ -170,32 +219,34 @@ def memory(args) -> dict:
         for i in range(args.frames):
             sink.write(frames[i % 8])
         sink.close()
+        progress = Path(tmp) / "progress.jsonl"
+        progress.write_text("")
+        cmd = [sys.executable, "-c", MEMORY_CHILD, str(progress), "video", str(clip)]
+        cmd += ["-o", str(Path(tmp) / "out.mp4"), "--style", args.style, "--model", args.model]
+        cmd += ["--precision", args.precision, "--statistics", args.statistics]
+        cmd += ["--flow-blend", str(args.flow_blend), "--feature-blend", str(args.feature_blend)]
         t0 = time.perf_counter()
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                MEMORY_CHILD,
-                "video",
-                str(clip),
-                "-o",
-                str(Path(tmp) / "out.mp4"),
-                "--style",
-                args.style,
-                "--model",
-                args.model,
-                "--precision",
-                args.precision,
-                "--statistics",
-                "clip",
-                "--flow-blend",
-                "0.5",
-            ],
-            capture_output=True,
-            text=True,
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        while proc.poll() is None:
+            time.sleep(args.sample_every)
+            lines = progress.read_text().splitlines()
+            done = json.loads(lines[-1])["done"] if lines else 0
+            row = {"seconds": round(time.perf_counter() - t0, 1), "done": done}
+            row.update(_proc_status(proc.pid))
+            with trace.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+        stdout = proc.stdout.read()
+        rec = json.loads(stdout.strip().splitlines()[-1])
+        rec.update(
+            {
+                "frames": args.frames,
+                "size": [w, h],
+                "statistics": args.statistics,
+                "flow_blend": args.flow_blend,
+                "feature_blend": args.feature_blend,
+                "seconds": time.perf_counter() - t0,
+            }
         )
-        rec = json.loads(proc.stdout.strip().splitlines()[-1])
-        rec.update({"frames": args.frames, "size": [w, h], "seconds": time.perf_counter() - t0})
     print(rec)
     return rec
 
@@ -214,6 +265,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     ap.add_argument("--tag", default="cpu")
+    ap.add_argument("--statistics", default="per-frame", help="memory: --statistics of ccpl video")
+    ap.add_argument("--feature-blend", type=float, default=0.95, help="memory: --feature-blend")
+    ap.add_argument("--flow-blend", type=float, default=0.0, help="memory: --flow-blend")
+    ap.add_argument("--sample-every", type=float, default=10.0, help="memory: seconds per sample")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     result = {"throughput": throughput, "coherence": coherence, "memory": memory}[args.what](args)

@@ -26,6 +26,9 @@ from .tiling import DECODER_MARGIN, ENCODER_MARGIN, count_tiles, decode_tiled, e
 
 #: Progress callback: (steps done, steps in total). It may raise to interrupt the work.
 Progress = Callable[[int, int], None]
+#: Edits fused features before decoding: (features [B, C, h, w], index of the first image in the
+#: batch) -> features. Video uses it for feature-space temporal blending.
+FeatureHook = Callable[[torch.Tensor, int], torch.Tensor]
 
 #: Encoder children run in float32 in the fast modes (layer 0 + conv1_1 + relu1_1).
 HEAD_LAYERS = 4
@@ -119,6 +122,7 @@ class Stylizer:
         progress: Progress | None = None,
         content_stats: ContentStats | None = None,
         out: torch.Tensor | None = None,
+        feature_hook: FeatureHook | None = None,
     ) -> torch.Tensor:
         """Stylise a content batch; returns float32 [B, 3, H, W] (or RGBA) on the content's device.
 
@@ -136,6 +140,8 @@ class Stylizer:
             content_stats: override the per-image content statistics (e.g. clip-level, video).
             out: a preallocated [B, 3 or 4, H, W] float tensor (it may be a permuted view of a
                 [B, H, W, C] buffer) to write into, so a long clip is never held twice.
+            feature_hook: called on each chunk's fused features before decoding, in batch
+                order; a chunk retried after an out-of-memory error is passed again.
         """
         batch = as_batch(content, "content")
         if not 0.0 <= float(alpha) <= 1.0:
@@ -171,7 +177,16 @@ class Stylizer:
             try:
                 tracker.plan(self._steps(b - start, stop - start, h, w, tile_px))
                 result = self._run_chunk(
-                    rgb, code, float(alpha), other, m, idx, tile_px, tracker, content_stats
+                    rgb,
+                    code,
+                    float(alpha),
+                    other,
+                    m,
+                    idx,
+                    tile_px,
+                    tracker,
+                    content_stats,
+                    feature_hook,
                 )
             except Exception as exc:
                 if stop - start > 1 and is_oom(exc):
@@ -234,6 +249,7 @@ class Stylizer:
         tile: int,
         tracker: _Tracker,
         content_stats: ContentStats | None,
+        feature_hook: FeatureHook | None = None,
     ) -> torch.Tensor:
         h, w = rgb.shape[-2:]
         x = rgb.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
@@ -262,6 +278,8 @@ class Stylizer:
                 fused = torch.lerp(other_fused, fused, grid)
             del other_fused
         del feat
+        if feature_hook is not None:
+            fused = feature_hook(fused, idx.start)
         fused = fused.to(self.dtype).contiguous(memory_format=torch.channels_last)
         return decode_tiled(
             self.decoder,

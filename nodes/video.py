@@ -9,7 +9,7 @@ import torch
 from ..ccpl_core.color import COLOR_METHODS
 from ..ccpl_core.errors import InputError
 from ..ccpl_core.pipeline import BYTES_PER_PIXEL, PreparedStyle
-from ..ccpl_core.video.engine import FlowBlender
+from ..ccpl_core.video.engine import DEFAULT_FEATURE_BLEND, ClipStylizer, VideoOptions
 from . import comfy_bridge as cb
 from .stylize import PRECISION_CHOICES, make_stylizer, style_images
 
@@ -68,9 +68,9 @@ class VideoFrameStylize:
                 "content_statistics": (
                     STATISTICS,
                     {
-                        "default": "clip",
-                        "tooltip": "clip: normalise all frames with the statistics of the "
-                        "whole clip (less flicker); per-frame: like images.",
+                        "default": "per-frame",
+                        "tooltip": "per-frame: like images; clip: normalise all frames with "
+                        "the statistics of the whole batch (one look for the clip).",
                     },
                 ),
             },
@@ -87,9 +87,21 @@ class VideoFrameStylize:
                         "min": 0.0,
                         "max": 1.0,
                         "step": 0.05,
-                        "tooltip": "Temporal smoothing: blend in the previous "
-                        "stylised frame warped by optical flow "
-                        "where the flow is reliable (0 = off).",
+                        "tooltip": "Temporal smoothing in image space: blend in the previous "
+                        "stylised frame warped by optical flow where the flow is reliable "
+                        "(0 = off). Smooth, but softens the style.",
+                    },
+                ),
+                "feature_blend": (
+                    "FLOAT",
+                    {
+                        "default": DEFAULT_FEATURE_BLEND,
+                        "min": 0.0,
+                        "max": 1.0,
+                        "step": 0.05,
+                        "tooltip": "Temporal coherence in feature space: carry the previous "
+                        "frame's features along the optical flow where it is reliable "
+                        "(0 = off). Less flicker at full style strength.",
                     },
                 ),
             },
@@ -106,9 +118,18 @@ class VideoFrameStylize:
         content_statistics,
         precision="model",
         flow_blend=0.0,
+        feature_blend=DEFAULT_FEATURE_BLEND,
     ):
         if content_statistics not in STATISTICS:
             raise InputError(f"content_statistics: expected one of {STATISTICS}")
+        options = VideoOptions(
+            alpha=alpha,
+            preserve_color=preserve_color,
+            statistics=content_statistics,
+            flow_blend=flow_blend,
+            feature_blend=feature_blend,
+        )
+        options.validate()
         stylizer = make_stylizer(sct_model, precision)
         if not isinstance(frames, torch.Tensor) or frames.numel() == 0:
             raise InputError("frames: the clip has no frames")
@@ -130,23 +151,10 @@ class VideoFrameStylize:
         try:
             if content_statistics == "clip":
                 stats = stylizer.content_statistics(x, progress=lambda d, t: cb.check_interrupt())
-            stylizer.stylize(
-                x,
-                prepared,
-                alpha=alpha,
-                preserve_color=preserve_color,
-                content_stats=stats,
-                progress=_frames_progress(progress, b),
-                out=result.permute(0, 3, 1, 2),
-            )
+            clip = ClipStylizer(stylizer, prepared, options, stats)
+            clip(x, out=result.permute(0, 3, 1, 2), progress=_frames_progress(progress, b))
         finally:
             cb.cleanup(stylizer.device)
-        if flow_blend > 0:
-            blender = FlowBlender(flow_blend)
-            for i in range(b):
-                cb.check_interrupt()
-                blended = blender(frames[i].float().numpy(), result[i].numpy())
-                result[i] = torch.from_numpy(blended).clamp_(0, 1)
         return (result,)
 
 

@@ -204,7 +204,14 @@ def test_video_clip_statistics_equal_core(pack, tiny_model):
     ref = st.stylize(frames, image("hubble"), content_stats=stats)
     with torch.inference_mode():
         (out,) = node(pack, "CCPLVideoFrameStylize").stylize_frames(
-            handle, comfy_image(frames), comfy_image(image("hubble")), 1.0, "none", 0, "clip"
+            handle,
+            comfy_image(frames),
+            comfy_image(image("hubble")),
+            1.0,
+            "none",
+            0,
+            "clip",
+            feature_blend=0.0,
         )
     assert torch.allclose(out, comfy_image(ref), atol=1e-5)
 
@@ -290,7 +297,8 @@ def test_finetune_node_bad_input(pack, tiny_model, kw, match):
         node(pack, "CCPLFinetune").finetune(**args)
 
 
-def test_video_flow_blend_reduces_warping_error(pack, tiny_model):
+@pytest.mark.parametrize("option", [{"flow_blend": 0.8}, {"feature_blend": 0.9}])
+def test_video_temporal_blend_reduces_warping_error(pack, tiny_model, option):
     from test_video import pan_frames
 
     from ccpl_core.video.metrics import warping_error
@@ -301,10 +309,45 @@ def test_video_flow_blend_reduces_warping_error(pack, tiny_model):
     style = comfy_image(image("hubble"))
     vid = node(pack, "CCPLVideoFrameStylize")
     with torch.inference_mode():
-        (plain,) = vid.stylize_frames(handle, frames, style, 1.0, "none", 0, "clip")
-        (blend,) = vid.stylize_frames(handle, frames, style, 1.0, "none", 0, "clip", flow_blend=0.8)
+        off = {"flow_blend": 0.0, "feature_blend": 0.0}
+        (plain,) = vid.stylize_frames(handle, frames, style, 1.0, "none", 0, "clip", **off)
+        (blend,) = vid.stylize_frames(
+            handle, frames, style, 1.0, "none", 0, "clip", **{**off, **option}
+        )
     as_u8 = lambda t: [(f.numpy() * 255).round().astype(np.uint8) for f in t]  # noqa: E731
     assert warping_error(raw, as_u8(blend)) < 0.8 * warping_error(raw, as_u8(plain))
+
+
+def test_video_feature_blend_equals_core_streaming(pack, tiny_model, monkeypatch, tmp_path):
+    """The node (whole clip, chunked by the memory budget) matches the core's streaming engine."""
+    from PIL import Image
+    from test_video import pan_frames, write_folder
+
+    from ccpl_core import Stylizer
+    from ccpl_core.video import FrameSink, FrameSource, VideoOptions, stylize_video
+
+    handle, net = tiny_model
+    raw = pan_frames(5)
+    monkeypatch.setenv("CCPL_MEMORY_BUDGET_MB", str(2 * 96 * 128 * 700 / 2**20))
+    with torch.inference_mode():
+        (out,) = node(pack, "CCPLVideoFrameStylize").stylize_frames(
+            handle,
+            torch.from_numpy(np.stack(raw)).float() / 255,
+            comfy_image(image("hubble")),
+            1.0,
+            "none",
+            0,
+            "per-frame",
+            feature_blend=0.9,
+        )
+    st = Stylizer(net)
+    src = FrameSource(write_folder(raw, tmp_path / "in"))
+    opts = VideoOptions(statistics="per-frame", feature_blend=0.9, batch=3)
+    sink = FrameSink(tmp_path / "out", src.info)
+    stylize_video(st, src, sink, st.prepare_style(image("hubble")), opts)
+    ref = np.stack([np.asarray(Image.open(p)) for p in sorted((tmp_path / "out").glob("*.png"))])
+    got = (out.numpy() * 255).round().astype(np.uint8)
+    assert got.shape == ref.shape and np.abs(got.astype(int) - ref.astype(int)).max() <= 1
 
 
 def test_example_workflows_match_node_widgets(pack):

@@ -12,7 +12,8 @@ from ..loading import load_model
 from ..pipeline import Stylizer
 from ..runtime import PRECISIONS
 from ..video import STATISTICS, FrameSink, FrameSource, VideoOptions, stylize_video
-from ..video.engine import output_info
+from ..video.engine import DEFAULT_FEATURE_BLEND, output_info
+from ..video.flow import FLOW_PRESETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,15 +38,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--statistics",
         choices=STATISTICS,
-        default="clip",
-        help="content statistics: clip (least flicker; reads the input twice), "
-        "running, or per-frame",
+        default="per-frame",
+        help="content statistics: per-frame (like images), clip (one normalisation for the "
+        "whole clip; reads the input twice) or running (the frames so far)",
+    )
+    p.add_argument(
+        "--feature-blend",
+        type=float,
+        default=DEFAULT_FEATURE_BLEND,
+        help="0..1: carry the previous frame's features along the optical flow where it is "
+        "reliable: less flicker at unchanged style strength (default %(default)s; 0 = off)",
     )
     p.add_argument(
         "--flow-blend",
         type=float,
         default=0.0,
-        help="0..1: blend the flow-warped previous output where flow is reliable",
+        help="0..1: blend the flow-warped previous output image where flow is reliable "
+        "(smoother, but softens the style)",
+    )
+    p.add_argument(
+        "--flow-preset",
+        choices=tuple(FLOW_PRESETS),
+        default="medium",
+        help="optical-flow speed/accuracy (DIS preset)",
     )
     p.add_argument("--size", type=int, default=0, help="resize frames' shorter side (0 = keep)")
     p.add_argument("--style-size", type=int, default=512)
@@ -63,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         preserve_color="luminance" if args.preserve_color else "none",
         statistics=args.statistics,
         flow_blend=args.flow_blend,
+        feature_blend=args.feature_blend,
+        flow_preset=args.flow_preset,
         batch=args.batch,
         size=args.size,
     )

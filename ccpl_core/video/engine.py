@@ -6,8 +6,11 @@ any length. Options, each measured by ``ccpl eval temporal``:
 * ``statistics``: ``per-frame`` (like images), ``clip`` (SCT content normalisation with the
   statistics of the whole clip: a first pass reads the clip once more), or ``running``
   (statistics of the frames so far, one pass);
-* ``flow_blend``: warp the previous stylised frame with optical flow computed on the input
-  frames (OpenCV DIS) and blend it in where the flow is reliable (forward-backward check).
+* ``feature_blend``: warp the previous frame's fused features with optical flow computed on
+  the input frames (OpenCV DIS) and blend them in where the flow is reliable (forward-backward
+  check) before decoding: least flicker at unchanged style strength (see benchmarks);
+* ``flow_blend``: the same in image space on the stylised frames (stronger smoothing, but it
+  blurs texture and so weakens the style).
 """
 
 from __future__ import annotations
@@ -21,19 +24,28 @@ import torch
 
 from ..errors import InputError
 from ..images import resize_short_side
-from ..pipeline import FeatureMoments, PreparedStyle, Stylizer
-from . import flow as flowlib
+from ..models import ContentStats
+from ..pipeline import FeatureMoments, PreparedStyle, Progress, Stylizer
+from .flow import FLOW_PRESETS
 from .io import FrameSink, FrameSource, VideoInfo
+from .temporal import FEATURE_FLOW_SIDE, FeatureBlender, FlowBlender, Motion, estimate_motion
 
 STATISTICS = ("per-frame", "clip", "running")
+#: Default feature-blend strength: on real clips it cuts the short-term warping error by about a
+#: third at unchanged style strength (benchmarks/results/video_coherence_cpu.json).
+DEFAULT_FEATURE_BLEND = 0.95
+#: Pixels per streamed chunk at most (eight 720p frames, three 1080p, one 4K): the network batches
+#: within a chunk, and the chunk's input and output buffers are what a long clip costs in RAM.
+CHUNK_PIXELS = 8 * 1280 * 720
 
 
 @dataclass
 class VideoOptions:
     alpha: float = 1.0
     preserve_color: str = "none"
-    statistics: str = "clip"
+    statistics: str = "per-frame"
     flow_blend: float = 0.0
+    feature_blend: float = DEFAULT_FEATURE_BLEND
     flow_preset: str = "medium"
     batch: int = 8
     size: int = 0
@@ -43,13 +55,22 @@ class VideoOptions:
             raise InputError(f"statistics must be one of {', '.join(STATISTICS)}")
         if not 0.0 <= self.flow_blend <= 1.0:
             raise InputError(f"flow blend strength must be in [0, 1], got {self.flow_blend}")
+        if not 0.0 <= self.feature_blend <= 1.0:
+            raise InputError(f"feature blend strength must be in [0, 1], got {self.feature_blend}")
+        if self.flow_preset not in FLOW_PRESETS:
+            raise InputError(f"flow preset must be one of {', '.join(FLOW_PRESETS)}")
         if self.batch < 1:
             raise InputError(f"batch must be >= 1, got {self.batch}")
 
 
 def _to_tensor(frames: list[np.ndarray], size: int) -> torch.Tensor:
-    x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0
+    x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().div_(255.0)
     return resize_short_side(x, size) if size else x
+
+
+def chunk_frames(batch: int, info: VideoInfo) -> int:
+    """Frames per chunk: ``batch``, fewer for large frames so that host buffers stay small."""
+    return max(1, min(batch, CHUNK_PIXELS // max(1, info.width * info.height)))
 
 
 def output_info(info: VideoInfo, size: int) -> VideoInfo:
@@ -59,26 +80,68 @@ def output_info(info: VideoInfo, size: int) -> VideoInfo:
     return VideoInfo(info.frames, info.fps, probe.shape[-1], probe.shape[-2], info.has_audio)
 
 
-class FlowBlender:
-    """out_t = (1 - s*m) * stylised_t + s*m * warp(out_{t-1}), m = reliable-flow mask."""
+class ClipStylizer:
+    """Stylise consecutive chunks of one clip with the coherence options, carrying state over.
 
-    def __init__(self, strength: float, preset: str = "medium") -> None:
-        self.strength = strength
-        self.preset = preset
-        self.prev_in: np.ndarray | None = None
-        self.prev_out: np.ndarray | None = None
+    The streaming engine calls it once per chunk; VideoFrameStylize calls it once with the whole
+    clip (the stylizer then chunks it to fit memory). Flow is computed on the input frames, at
+    most :data:`temporal.FEATURE_FLOW_SIDE` for feature blending and at full size for image
+    blending, one frame pair at a time, so nothing grows with the clip length.
+    """
 
-    def __call__(self, frame_in: np.ndarray, stylised: np.ndarray) -> np.ndarray:
-        """Frames as float32 [H, W, 3] in [0, 1]."""
-        out = stylised
-        if self.strength > 0 and self.prev_in is not None:
-            back = flowlib.flow(frame_in, self.prev_in, self.preset)  # t -> t-1
-            fwd = flowlib.flow(self.prev_in, frame_in, self.preset)  # t-1 -> t
-            mask = flowlib.occlusion_mask(back, fwd)[..., None] * self.strength
-            warped = flowlib.warp(self.prev_out, back)
-            out = (1.0 - mask) * stylised + mask * warped
-        self.prev_in, self.prev_out = frame_in, out
-        return out
+    def __init__(
+        self,
+        stylizer: Stylizer,
+        style: PreparedStyle,
+        options: VideoOptions,
+        content_stats: ContentStats | None = None,
+    ) -> None:
+        options.validate()
+        self.stylizer, self.style, self.options = stylizer, style, options
+        self.content_stats = content_stats
+        self.features = FeatureBlender(options.feature_blend) if options.feature_blend else None
+        self.image = FlowBlender(options.flow_blend) if options.flow_blend else None
+        self.index = 0  # clip index of the next frame
+        self._last: np.ndarray | None = None  # previous chunk's last input frame
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        frames: torch.Tensor,
+        out: torch.Tensor | None = None,
+        progress: Progress | None = None,
+    ) -> torch.Tensor:
+        """``frames`` float [B, 3, H, W] in [0, 1] (CPU); returns the stylised [B, 3, H, W]."""
+        hwc = frames.permute(0, 2, 3, 1).numpy()
+
+        def motion(i: int, max_side: int | None) -> Motion | None:
+            prev = hwc[i - 1] if i > 0 else self._last
+            if prev is None:
+                return None
+            return estimate_motion(prev, hwc[i], self.options.flow_preset, max_side)
+
+        def blend_features(fused: torch.Tensor, first: int) -> torch.Tensor:
+            motions = [motion(i, FEATURE_FLOW_SIDE) for i in range(first, first + len(fused))]
+            return self.features(fused, self.index + first, motions)
+
+        result = self.stylizer.stylize(
+            frames,
+            self.style,
+            alpha=self.options.alpha,
+            preserve_color=self.options.preserve_color,
+            content_stats=self.content_stats,
+            out=out,
+            progress=progress,
+            feature_hook=blend_features if self.features is not None else None,
+        )
+        if self.image is not None:
+            for i in range(len(frames)):
+                stylised = result[i, :3].permute(1, 2, 0).numpy().copy()
+                blended = self.image(stylised, motion(i, None))
+                result[i, :3] = torch.from_numpy(blended).permute(2, 0, 1).clamp_(0, 1)
+        self._last = hwc[-1].copy()
+        self.index += len(frames)
+        return result
 
 
 def stylize_video(
@@ -92,33 +155,24 @@ def stylize_video(
     """Stylise every frame of ``source`` into ``sink``; returns counts and throughput."""
     options.validate()
     t0 = time.perf_counter()
+    batch = chunk_frames(options.batch, source.info)
     clip_stats = None
     if options.statistics == "clip":
         moments = FeatureMoments()
-        for chunk in _chunks(source, options.batch):
+        for chunk in _chunks(source, batch):
             stylizer.accumulate(_to_tensor(chunk, options.size), moments)
         clip_stats = moments.stats()
     running = FeatureMoments() if options.statistics == "running" else None
-    blender = FlowBlender(options.flow_blend, options.flow_preset)
+    clip = ClipStylizer(stylizer, style, options, clip_stats)
     done = 0
-    for chunk in _chunks(source, options.batch):
+    for chunk in _chunks(source, batch):
         x = _to_tensor(chunk, options.size)
-        stats = clip_stats
         if running is not None:
             stylizer.accumulate(x, running)
-            stats = running.stats()
-        out = stylizer.stylize(
-            x,
-            style,
-            alpha=options.alpha,
-            preserve_color=options.preserve_color,
-            content_stats=stats,
-        )
-        frames_in = x.permute(0, 2, 3, 1).numpy()
-        frames_out = out[:, :3].permute(0, 2, 3, 1).numpy()
-        for fin, fout in zip(frames_in, frames_out, strict=True):
-            blended = blender(fin, fout) if options.flow_blend > 0 else fout
-            sink.write((np.clip(blended, 0, 1) * 255).round().astype(np.uint8))
+            clip.content_stats = running.stats()
+        out = clip(x)
+        for frame in out[:, :3].permute(0, 2, 3, 1).numpy():
+            sink.write((np.clip(frame, 0, 1) * 255).round().astype(np.uint8))
         done += len(chunk)
         if progress is not None:
             progress(done, source.info.frames)

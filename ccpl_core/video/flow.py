@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _cv2():
+def require_cv2():
     try:
         import cv2
     except ImportError as exc:
@@ -15,28 +15,36 @@ def _cv2():
     return cv2
 
 
+#: DIS presets by name: speed against accuracy.
+FLOW_PRESETS = {
+    "ultrafast": "DISOPTICAL_FLOW_PRESET_ULTRAFAST",
+    "fast": "DISOPTICAL_FLOW_PRESET_FAST",
+    "medium": "DISOPTICAL_FLOW_PRESET_MEDIUM",
+}
+
+
+def as_uint8(frame: np.ndarray) -> np.ndarray:
+    """A frame as uint8; floats are taken to be in [0, 1]."""
+    if frame.dtype == np.uint8:
+        return frame
+    return (np.clip(frame, 0, 1) * 255).round().astype(np.uint8)
+
+
 def _gray(frame: np.ndarray) -> np.ndarray:
-    cv2 = _cv2()
-    if frame.dtype != np.uint8:
-        frame = (np.clip(frame, 0, 1) * 255).round().astype(np.uint8)
-    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    cv2 = require_cv2()
+    return cv2.cvtColor(as_uint8(frame), cv2.COLOR_RGB2GRAY)
 
 
 def flow(a: np.ndarray, b: np.ndarray, preset: str = "medium") -> np.ndarray:
     """Flow from frame a to frame b (float32 [H, W, 2]): b(x + f(x)) ~ a(x)."""
-    cv2 = _cv2()
-    presets = {
-        "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-        "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-        "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-    }
-    dis = cv2.DISOpticalFlow_create(presets[preset])
+    cv2 = require_cv2()
+    dis = cv2.DISOpticalFlow_create(getattr(cv2, FLOW_PRESETS[preset]))
     return dis.calc(_gray(a), _gray(b), None)
 
 
 def warp(image: np.ndarray, flow_field: np.ndarray) -> np.ndarray:
     """Sample ``image`` at x + flow(x) (backward warping), float32 in, float32 out."""
-    cv2 = _cv2()
+    cv2 = require_cv2()
     h, w = flow_field.shape[:2]
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     map_x = gx + flow_field[..., 0]

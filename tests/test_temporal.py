@@ -1,0 +1,164 @@
+"""Feature- and image-space temporal blending: motion, warping of features, retries, and the
+effect on a real panned clip with the shipped model (flicker down, style strength kept)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_video import _stylize_folder, pan_frames
+
+from ccpl_core import Stylizer, load_image, load_model, resize_short_side
+from ccpl_core.video.engine import ClipStylizer, VideoOptions
+from ccpl_core.video.metrics import style_distance, warping_error
+from ccpl_core.video.temporal import FeatureBlender, Motion, estimate_motion
+from ccpl_core.weights.manifest import REPO_ROOT
+
+
+def _motion(h, w, dx=0.0, dy=0.0, mask=1.0):
+    back = np.zeros((h, w, 2), np.float32)
+    back[..., 0], back[..., 1] = dx, dy
+    return Motion(back, np.full((h, w), mask, np.float32))
+
+
+def test_motion_resampling_scales_vectors():
+    m = _motion(64, 96, dx=8.0, dy=-4.0)
+    back, mask = m.at(8, 12)
+    assert back.shape == (8, 12, 2) and mask.shape == (8, 12)
+    assert np.allclose(back[..., 0], 1.0) and np.allclose(back[..., 1], -0.5)
+    assert np.allclose(mask, 1.0)
+
+
+def test_estimate_motion_finds_a_pan_and_shrinks_for_flow():
+    a, b = pan_frames(2, h=96, w=128, step=4)
+    full = estimate_motion(a, b)
+    # frame 1 is frame 0 moved 4 px left: pixel x of frame 1 was at x + 4 in frame 0
+    inner = full.back[16:-16, 16:-16]
+    assert abs(float(np.median(inner[..., 0])) - 4.0) < 0.5
+    assert abs(float(np.median(inner[..., 1]))) < 0.5
+    small = estimate_motion(a, b, max_side=48)
+    assert small.back.shape == (48, 64, 2)
+    back, _ = small.at(96, 128)
+    assert abs(float(np.median(back[16:-16, 16:-16, 0])) - 4.0) < 1.0
+
+
+def test_feature_blender_carries_features_along_the_motion():
+    gen = torch.Generator().manual_seed(0)
+    prev = torch.randn(1, 16, 12, 20, generator=gen)
+    # the next frame's features: the scene moved 2 cells left, new random content elsewhere
+    cur = torch.randn(1, 16, 12, 20, generator=gen)
+    cur[..., :-2] = prev[..., 2:]
+    blender = FeatureBlender(1.0)
+    first = blender(prev, 0, [None])
+    assert torch.equal(first, prev)  # nothing to carry for a clip's first frame
+    motion = _motion(12, 20, dx=2.0)
+    motion.mask[:, -2:] = 0.0  # the columns that entered the view are occluded in frame 0
+    out = blender(cur, 1, [motion])
+    assert torch.allclose(out, cur, atol=1e-4)  # carried where visible, own features elsewhere
+    wrong = FeatureBlender(1.0)
+    wrong(prev, 0, [None])
+    off = wrong(cur, 1, [_motion(12, 20, dx=-2.0)])  # the opposite motion must not fit
+    assert not torch.allclose(off, cur, atol=0.1)
+
+
+def test_feature_blender_keeps_channel_moments_and_handles_retries():
+    gen = torch.Generator().manual_seed(1)
+    frames = torch.randn(3, 8, 10, 10, generator=gen) * 3 + 1
+    motions = [None, _motion(10, 10, dx=0.5), _motion(10, 10, dy=0.7)]
+    blender = FeatureBlender(0.95)
+    out = blender(frames, 0, motions)
+    for o, f in zip(out[1:], frames[1:], strict=True):
+        assert not torch.allclose(o, f, atol=1e-3)  # something was carried over
+        assert torch.allclose(o.mean((1, 2)), f.mean((1, 2)), atol=1e-4)
+        assert torch.allclose(o.std((1, 2)), f.std((1, 2)), rtol=1e-3)
+    # chunked calls equal one call, and a retried chunk (out-of-memory) gives the same result
+    chunked = FeatureBlender(0.95)
+    a = chunked(frames[:1], 0, motions[:1])
+    b = chunked(frames[1:], 1, motions[1:])
+    again = chunked(frames[1:], 1, motions[1:])
+    assert torch.allclose(torch.cat([a, b]), out, atol=1e-5)
+    assert torch.allclose(again, b)
+    with pytest.raises(ValueError, match="in order"):
+        chunked(frames[:1], 7, motions[:1])
+
+
+def test_stylizer_feature_hook_sees_every_chunk_in_order(art_net, content, style):
+    st = Stylizer(art_net, memory_budget_bytes=1)  # forces one image per chunk
+    batch = content.repeat(3, 1, 1, 1)
+    seen = []
+
+    def hook(fused, first):
+        seen.append((first, fused.shape[0]))
+        return fused
+
+    plain = st.stylize(batch, style)
+    hooked = st.stylize(batch, style, feature_hook=hook)
+    assert [s[0] for s in seen] == [0, 1, 2] and all(n == 1 for _, n in seen)
+    assert torch.allclose(plain, hooked)
+    zeroed = st.stylize(batch, style, feature_hook=lambda f, i: torch.zeros_like(f))
+    assert not torch.allclose(plain, zeroed, atol=1e-3)
+
+
+def test_feature_blend_chunking_equals_unchunked(tmp_path, art_net):
+    frames = pan_frames(6)
+    kw = {"statistics": "per-frame", "feature_blend": 0.9}
+    a = _stylize_folder(art_net, frames, tmp_path, "a", batch=1, **kw)
+    b = _stylize_folder(art_net, frames, tmp_path, "b", batch=4, **kw)
+    plain = _stylize_folder(
+        art_net, frames, tmp_path, "p", batch=4, statistics="per-frame", feature_blend=0.0
+    )
+    assert max(np.abs(x.astype(int) - y.astype(int)).max() for x, y in zip(a, b, strict=True)) <= 1
+    assert np.array_equal(a[0], plain[0])  # the first frame has nothing to blend
+    assert any(not np.array_equal(x, y) for x, y in zip(a[1:], plain[1:], strict=True))
+
+
+def test_clip_stylizer_in_memory_equals_streaming(tmp_path, art_net):
+    frames = pan_frames(5)
+    streamed = _stylize_folder(
+        art_net,
+        frames,
+        tmp_path,
+        "s",
+        batch=2,
+        statistics="per-frame",
+        feature_blend=0.9,
+        flow_blend=0.3,
+    )
+    st = Stylizer(art_net)
+    style = st.prepare_style(load_image(REPO_ROOT / "tests/data/hubble.jpg")[0])
+    x = torch.stack([torch.from_numpy(f).permute(2, 0, 1) for f in frames]).float() / 255
+    opts = VideoOptions(statistics="per-frame", feature_blend=0.9, flow_blend=0.3)
+    out = ClipStylizer(st, style, opts)(x)
+    mem = [(o.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for o in out]
+    pairs = zip(mem, streamed, strict=True)
+    diffs = [np.abs(m.astype(int) - s.astype(int)).max() for m, s in pairs]
+    assert max(diffs) <= 1
+
+
+def test_bad_feature_blend_options():
+    from ccpl_core import InputError
+
+    for kw, match in (({"feature_blend": -0.1}, "feature blend"), ({"flow_preset": "x"}, "preset")):
+        with pytest.raises(InputError, match=match):
+            VideoOptions(**kw).validate()
+
+
+def test_starter_feature_blend_cuts_flicker_and_keeps_style():
+    """The shipped model on a real panned photo: warping error down, style strength kept."""
+    net = load_model()
+    style = resize_short_side(load_image(REPO_ROOT / "examples/style/starry_night.jpg")[0], 256)
+    frames = pan_frames(8, h=128, w=160, step=3)
+    x = torch.stack([torch.from_numpy(f).permute(2, 0, 1) for f in frames]).float() / 255
+    st = Stylizer(net)
+    prepared = st.prepare_style(style)
+
+    def run(**kw):
+        out = ClipStylizer(st, prepared, VideoOptions(statistics="per-frame", **kw))(x)
+        return [(o.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for o in out]
+
+    plain, coherent = run(feature_blend=0.0), run()  # the default is 0.95
+    we_plain, we_feat = warping_error(frames, plain), warping_error(frames, coherent)
+    sd_plain = style_distance(plain, style, net.encoder, every=1)
+    sd_feat = style_distance(coherent, style, net.encoder, every=1)
+    assert we_feat < 0.8 * we_plain
+    assert abs(sd_feat / sd_plain - 1) < 0.1
