@@ -162,3 +162,16 @@ def test_starter_feature_blend_cuts_flicker_and_keeps_style():
     sd_feat = style_distance(coherent, style, net.encoder, every=1)
     assert we_feat < 0.8 * we_plain
     assert abs(sd_feat / sd_plain - 1) < 0.1
+
+
+def test_chunk_size_shrinks_for_large_frames():
+    from ccpl_core.video.engine import chunk_frames
+    from ccpl_core.video.io import VideoInfo
+
+    def info(w, h):
+        return VideoInfo(10, 25, w, h, False)
+
+    assert chunk_frames(8, info(912, 512)) == 8
+    assert chunk_frames(8, info(1920, 1080)) == 3
+    assert chunk_frames(8, info(3840, 2160)) == 1
+    assert chunk_frames(2, info(320, 240)) == 2

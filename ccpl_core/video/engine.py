@@ -112,7 +112,7 @@ class ClipStylizer:
         progress: Progress | None = None,
     ) -> torch.Tensor:
         """``frames`` float [B, 3, H, W] in [0, 1] (CPU); returns the stylised [B, 3, H, W]."""
-        hwc = frames.permute(0, 2, 3, 1).numpy()
+        hwc = frames[:, :3].float().cpu().permute(0, 2, 3, 1).numpy()  # views when possible
 
         def motion(i: int, max_side: int | None) -> Motion | None:
             prev = hwc[i - 1] if i > 0 else self._last
