@@ -15,8 +15,11 @@ any length. Options, each measured by ``ccpl eval temporal``:
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,7 +124,9 @@ class ClipStylizer:
             return estimate_motion(prev, hwc[i], self.options.flow_preset, max_side)
 
         def blend_features(fused: torch.Tensor, first: int) -> torch.Tensor:
-            motions = [motion(i, FEATURE_FLOW_SIDE) for i in range(first, first + len(fused))]
+            # frame pairs are independent and OpenCV releases the GIL: one thread per pair
+            indices = range(first, first + len(fused))
+            motions = list(_flow_pool().map(lambda i: motion(i, FEATURE_FLOW_SIDE), indices))
             return self.features(fused, self.index + first, motions)
 
         result = self.stylizer.stylize(
@@ -142,6 +147,12 @@ class ClipStylizer:
         self._last = hwc[-1].copy()
         self.index += len(frames)
         return result
+
+
+@functools.cache
+def _flow_pool() -> ThreadPoolExecutor:
+    """Threads for optical flow, shared by all clips (flow runs while the network waits)."""
+    return ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1), thread_name_prefix="flow")
 
 
 def stylize_video(
