@@ -175,3 +175,23 @@ def test_chunk_size_shrinks_for_large_frames():
     assert chunk_frames(8, info(1920, 1080)) == 3
     assert chunk_frames(8, info(3840, 2160)) == 1
     assert chunk_frames(2, info(320, 240)) == 2
+
+
+def test_scene_cut_carries_nothing():
+    from PIL import Image
+
+    from ccpl_core.weights.manifest import REPO_ROOT
+
+    def photo(name):
+        img = Image.open(REPO_ROOT / "tests/data" / f"{name}.jpg").convert("RGB")
+        return np.asarray(img.resize((160, 120)))
+
+    for a, b in (("astronaut", "chelsea"), ("chelsea", "hubble"), ("rocket", "astronaut")):
+        assert float(estimate_motion(photo(a), photo(b)).mask.max()) == 0.0
+    # a real pan keeps most of the frame reliable
+    p0, p1 = pan_frames(2, h=120, w=160, step=3)
+    assert float(estimate_motion(p0, p1).mask.mean()) > 0.7
+    feats = torch.randn(2, 8, 15, 20, generator=torch.Generator().manual_seed(2))
+    cut = estimate_motion(photo("astronaut"), photo("chelsea"))
+    out = FeatureBlender(1.0)(feats, 0, [None, cut])
+    assert torch.allclose(out[1], feats[1], atol=1e-5)
