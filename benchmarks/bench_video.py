@@ -140,6 +140,11 @@ def coherence(args) -> dict:
                 row[name] = {
                     "warping_error_1": warping_error(iter(src), iter(out), 1),
                     "warping_error_10": warping_error(iter(src), iter(out), 10),
+                    # the same with an independent flow: blending uses DIS, so DIS in the
+                    # metric could flatter it
+                    "warping_error_1_farneback": warping_error(
+                        iter(src), iter(out), 1, preset="farneback"
+                    ),
                     "style_distance": style_distance(iter(out), style_img, net.encoder, every=5),
                     "fps": res["fps"],
                 }
@@ -150,6 +155,9 @@ def coherence(args) -> dict:
                     rec["warping_error_1"] / base["warping_error_1"]
                 )
                 rec["style_distance_vs_per_frame"] = rec["style_distance"] / base["style_distance"]
+                rec["warping_error_1_farneback_vs_per_frame"] = (
+                    rec["warping_error_1_farneback"] / base["warping_error_1_farneback"]
+                )
             results[Path(clip).name] = {
                 "frames": src.info.frames,
                 "size": [src.info.width, src.info.height],

@@ -8,6 +8,7 @@ import json
 from ..images import load_image, resize_short_side
 from ..loading import load_model
 from ..video import FrameSource
+from ..video.flow import FLOW_PRESETS
 from ..video.metrics import style_distance, warping_error
 
 
@@ -21,6 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--model", default=None, help="model whose encoder measures style strength")
     t.add_argument("--intervals", default="1,10")
     t.add_argument("--size", type=int, default=0, help="resize source frames like `ccpl video`")
+    t.add_argument(
+        "--flow",
+        choices=tuple(FLOW_PRESETS),
+        default="medium",
+        help="flow for the metric: a DIS preset, or farneback to cross-check clips that were "
+        "blended with DIS flow with an independent algorithm",
+    )
     t.add_argument("-o", "--output", default=None, help="also write the JSON here")
     t.set_defaults(func=run_temporal)
 
@@ -39,9 +47,11 @@ def run_temporal(args: argparse.Namespace) -> int:
                 f = f.astype(np.uint8)
             yield f
 
-    result: dict = {"source": args.source, "stylized": args.stylized}
+    result: dict = {"source": args.source, "stylized": args.stylized, "flow": args.flow}
     for k in (int(x) for x in args.intervals.split(",")):
-        result[f"warping_error_{k}"] = warping_error(source_frames(), iter(out), interval=k)
+        result[f"warping_error_{k}"] = warping_error(
+            source_frames(), iter(out), interval=k, preset=args.flow
+        )
     if args.style:
         encoder = load_model(args.model).encoder
         style = resize_short_side(load_image(args.style)[0], 512)
