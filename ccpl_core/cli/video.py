@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--flow-preset",
         choices=tuple(FLOW_PRESETS),
         default="medium",
-        help="optical-flow speed/accuracy (DIS preset)",
+        help="optical flow: DIS preset (speed against accuracy) or farneback",
     )
     p.add_argument("--size", type=int, default=0, help="resize frames' shorter side (0 = keep)")
     p.add_argument("--style-size", type=int, default=512)
