@@ -132,7 +132,9 @@ def coherence(args) -> dict:
                 sink.write(f)
             src = FrameSource(src_dir)
             row = {}
-            for name, kw in OPTIONS.items():
+            chosen = args.options.split(",") if args.options else list(OPTIONS)
+            for name in chosen:
+                kw = OPTIONS[name]
                 out_dir = Path(tmp) / name
                 opts = VideoOptions(batch=4, **{**OFF, **kw})
                 res = stylize_video(st, src, FrameSink(out_dir, src.info), prepared, opts)
@@ -273,6 +275,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     ap.add_argument("--tag", default="cpu")
+    ap.add_argument("--options", default="", help="coherence: comma-separated option names")
     ap.add_argument("--statistics", default="per-frame", help="memory: --statistics of ccpl video")
     ap.add_argument("--feature-blend", type=float, default=0.95, help="memory: --feature-blend")
     ap.add_argument("--flow-blend", type=float, default=0.0, help="memory: --flow-blend")
