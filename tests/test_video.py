@@ -75,6 +75,29 @@ def test_folder_to_video_keeps_count_order_size_fps(tmp_path):
         assert int(np.argmin(errs)) == i
 
 
+def test_crf_and_preset_trade_size_for_quality(tmp_path):
+    frames = pan_frames(8)
+    src = FrameSource(write_folder(frames, tmp_path / "in"), fps=12)
+    sizes, errors = {}, {}
+    for crf, preset in ((0, "ultrafast"), (18, "medium"), (40, "veryfast")):
+        path = tmp_path / f"crf{crf}.mp4"
+        sink = FrameSink(path, src.info, crf=crf, preset=preset)
+        for f in src:
+            sink.write(f)
+        sink.close()
+        sizes[crf] = path.stat().st_size
+        decoded = list(FrameSource(path))
+        assert len(decoded) == len(frames)
+        diffs = [np.abs(d.astype(int) - f).mean() for d, f in zip(decoded, frames, strict=True)]
+        errors[crf] = float(np.mean(diffs))
+    assert sizes[40] < sizes[18] < sizes[0]
+    assert errors[0] < errors[18] < errors[40]
+    for bad, what in (({"crf": 52}, "crf"), ({"crf": -1}, "crf"), ({"preset": "warp9"}, "preset")):
+        with pytest.raises(InputError, match=f"^{what}: "):
+            FrameSink(tmp_path / "bad.mp4", src.info, **bad)
+    assert not list(tmp_path.glob("*bad*"))  # nothing half-written
+
+
 def test_video_to_folder_and_audio_copied(tmp_path):
     path = write_video(pan_frames(12), tmp_path / "a.mp4", audio=True)
     src = FrameSource(path)
@@ -191,6 +214,10 @@ def test_video_and_eval_commands(tmp_path, art_model_file, capsys):
                 "0.5",
                 "--precision",
                 "fp32",
+                "--crf",
+                "23",
+                "--preset",
+                "fast",
             ]
         )
         == 0

@@ -14,6 +14,7 @@ from ..runtime import PRECISIONS
 from ..video import STATISTICS, FrameSink, FrameSource, VideoOptions, stylize_video
 from ..video.engine import DEFAULT_FEATURE_BLEND, output_info
 from ..video.flow import FLOW_PRESETS
+from ..video.io import X264_PRESETS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,6 +69,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, default=None, help="frame rate of a frame folder")
     p.add_argument("--precision", choices=PRECISIONS, default="auto")
     p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--crf",
+        type=int,
+        default=18,
+        help="H.264 quality of mp4/mkv/mov outputs: 0 lossless .. 51 worst (default 18)",
+    )
+    p.add_argument(
+        "--preset",
+        choices=X264_PRESETS,
+        default="medium",
+        help="H.264 speed preset: slower gives smaller files at the same quality",
+    )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=run)
 
@@ -98,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         info,
         audio_from=source.path if source.path.is_file() else None,
         overwrite=args.overwrite,
+        crf=args.crf,
+        preset=args.preset,
     )
     bar = tqdm(total=source.info.frames, unit="frame", desc="video", disable=None)
 

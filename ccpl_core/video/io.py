@@ -20,6 +20,18 @@ from ..errors import InputError
 from ..images import IMAGE_SUFFIXES
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif")
+#: x264 speed presets (slower = smaller file at the same quality).
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
 
 
 def _av():
@@ -111,7 +123,13 @@ class FrameSink:
         audio_from: Path | None = None,
         overwrite: bool = False,
         crf: int = 18,
+        preset: str = "medium",
     ) -> None:
+        """``crf`` (0 = lossless .. 51) and ``preset`` apply to H.264 outputs (mp4/mkv/mov)."""
+        if not 0 <= int(crf) <= 51:
+            raise InputError(f"crf: H.264 quality must be 0 (lossless) to 51, got {crf}")
+        if preset not in X264_PRESETS:
+            raise InputError(f"preset: expected one of {', '.join(X264_PRESETS)}, got {preset!r}")
         self.path = Path(path)
         self.info = info
         self.count = 0
@@ -133,7 +151,7 @@ class FrameSink:
             self._stream.width, self._stream.height = info.width, info.height
             self._stream.pix_fmt = "yuv420p"
             if codec == "libx264":
-                self._stream.options = {"crf": str(crf)}
+                self._stream.options = {"crf": str(int(crf)), "preset": preset}
             self._audio_in = self._audio_out = None
             if self.audio_from is not None:
                 self._audio_in = av.open(str(self.audio_from))
