@@ -16,6 +16,10 @@ from .stylize import PRECISION_CHOICES, make_stylizer, style_images
 STATISTICS = ("per-frame", "clip")
 #: Prepared styles of recent runs, so VideoHelperSuite's meta-batch windows reuse one encoding.
 _STYLE_CACHE: dict[str, PreparedStyle] = {}
+#: Per node (unique_id): the meta-batch run, the settings and the clip state after its last
+#: window, so the next window of the same run continues the temporal blending seamlessly.
+_WINDOWS: dict[str, tuple[object, tuple, ClipStylizer]] = {}
+_MAX_WINDOW_STATES = 8
 
 
 def _style_key(model_id: int, precision: str, style: torch.Tensor) -> str:
@@ -104,7 +108,16 @@ class VideoFrameStylize:
                         "(0 = off). Less flicker at full style strength.",
                     },
                 ),
+                "meta_batch": (
+                    "VHS_BatchManager",
+                    {
+                        "tooltip": "VideoHelperSuite's Meta Batch Manager (the one Load Video "
+                        "uses): each window then continues the previous window's temporal "
+                        "blending, so there is no jump at window boundaries."
+                    },
+                ),
             },
+            "hidden": {"unique_id": "UNIQUE_ID"},
         }
 
     def stylize_frames(
@@ -119,6 +132,8 @@ class VideoFrameStylize:
         precision="model",
         flow_blend=0.0,
         feature_blend=DEFAULT_FEATURE_BLEND,
+        meta_batch=None,
+        unique_id=None,
     ):
         if content_statistics not in STATISTICS:
             raise InputError(f"content_statistics: expected one of {STATISTICS}")
@@ -144,6 +159,10 @@ class VideoFrameStylize:
             prepared = _STYLE_CACHE[key] = stylizer.prepare_style(
                 [styles[i : i + 1] for i in range(styles.shape[0])]
             )
+        run = _meta_batch_run(meta_batch)
+        settings = (key, alpha, preserve_color, content_statistics, flow_blend, feature_blend, h, w)
+        state_key = str(unique_id)
+        saved = _WINDOWS.pop(state_key, None)
         stats = None
         progress = cb.progress_callback(b)
         # one preallocated output in ComfyUI's layout: the clip is never held twice
@@ -151,11 +170,36 @@ class VideoFrameStylize:
         try:
             if content_statistics == "clip":
                 stats = stylizer.content_statistics(x, progress=lambda d, t: cb.check_interrupt())
-            clip = ClipStylizer(stylizer, prepared, options, stats)
+            if run is not None and saved is not None and saved[0] is run and saved[1] == settings:
+                clip = saved[2]  # the next window of the same run: carry the state over
+                clip.stylizer, clip.content_stats = stylizer, stats
+            else:
+                clip = ClipStylizer(stylizer, prepared, options, stats)
             clip(x, out=result.permute(0, 3, 1, 2), progress=_frames_progress(progress, b))
         finally:
             cb.cleanup(stylizer.device)
+        if run is not None:  # kept only after a complete window; an error starts afresh
+            while len(_WINDOWS) >= _MAX_WINDOW_STATES:
+                _WINDOWS.pop(next(iter(_WINDOWS)))
+            _WINDOWS[state_key] = (run, settings, clip)
         return (result,)
+
+
+def _meta_batch_run(meta_batch) -> object | None:
+    """An object that is the same for every window of one meta-batch run and new for the next.
+
+    VideoHelperSuite's BatchManager replaces its ``inputs`` dict whenever it resets (at the start
+    of a run and after the last window), so holding that dict identifies the run.
+    """
+    if meta_batch is None:
+        return None
+    run = getattr(meta_batch, "inputs", None)
+    if not isinstance(run, dict):
+        raise InputError(
+            "meta_batch: expected VideoHelperSuite's Meta Batch Manager output "
+            f"(VHS_BatchManager), got {type(meta_batch).__name__}"
+        )
+    return run
 
 
 def _frames_progress(update, frames: int):

@@ -201,3 +201,112 @@ def test_example_workflow_runs(server, name):
     if name == "ccpl_finetune":
         saved = list((server["base"] / "models" / "sct").glob("ccpl_finetuned_*.safetensors"))
         assert saved, "the finetuned model was not saved to models/sct"
+
+
+def _queue_prompt(server, prompt: dict) -> str:
+    return _post(f"{server['url']}/prompt", {"prompt": prompt, "client_id": "ccpl-test"})[
+        "prompt_id"
+    ]
+
+
+def _wait_for_empty_queue(server, timeout: float = 900) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        queue = _get(f"{server['url']}/queue")
+        if not queue["queue_running"] and not queue["queue_pending"]:
+            return
+        time.sleep(1)
+    raise AssertionError("the queue did not empty; log: " + server["log"].read_text()[-2000:])
+
+
+def _saved_frames(server, prefix: str):
+    import numpy as np
+    from PIL import Image
+
+    files = sorted((server["base"] / "output").glob(f"{prefix}_*.png"))
+    return np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files]) if files else None
+
+
+def test_vhs_meta_batch_windows_continue_the_clip(server):
+    """VHS Meta Batch Manager windows (4 frames) give the frames of one whole-clip run."""
+    if "VHS_BatchManager" not in server["info"]:
+        pytest.skip("VideoHelperSuite not installed: set VHS_DIR to run the meta-batch test")
+    load_video = {
+        "video": "ccpl_clip.mp4",
+        "force_rate": 0,
+        "custom_width": 0,
+        "custom_height": 0,
+        "frame_load_cap": 0,
+        "skip_first_frames": 0,
+        "select_every_nth": 1,
+        "format": "None",
+    }
+    stylize = {
+        "sct_model": ["1", 0],
+        "frames": ["2", 0],
+        "style": ["3", 0],
+        "alpha": 1.0,
+        "preserve_color": "none",
+        "style_size": 256,
+        "content_statistics": "per-frame",
+        "precision": "model",
+        "flow_blend": 0.0,
+        "feature_blend": 0.95,
+    }
+    common = {
+        "1": {
+            "class_type": "LoadSCTModel",
+            "inputs": {
+                "model_name": "ccpl-starter-art",
+                "mode": "auto",
+                "device": "cpu",
+                "precision": "fp32",
+            },
+        },
+        "3": {"class_type": "LoadImage", "inputs": {"image": "ccpl_style.jpg"}},
+    }
+    whole = {
+        **common,
+        "2": {"class_type": "VHS_LoadVideo", "inputs": load_video},
+        "4": {"class_type": "CCPLVideoFrameStylize", "inputs": stylize},
+        "6": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["4", 0], "filename_prefix": "whole"},
+        },
+    }
+    windows = {
+        **common,
+        "7": {"class_type": "VHS_BatchManager", "inputs": {"frames_per_batch": 4}},
+        "2": {"class_type": "VHS_LoadVideo", "inputs": {**load_video, "meta_batch": ["7", 0]}},
+        "4": {
+            "class_type": "CCPLVideoFrameStylize",
+            "inputs": {**stylize, "meta_batch": ["7", 0]},
+        },
+        "5": {
+            "class_type": "VHS_VideoCombine",
+            "inputs": {
+                "images": ["4", 0],
+                "frame_rate": 8,
+                "loop_count": 0,
+                "filename_prefix": "ccpl_windows",
+                "format": "image/gif",
+                "pingpong": False,
+                "save_output": True,
+                "meta_batch": ["7", 0],
+            },
+        },
+        "6": {"class_type": "SaveImage", "inputs": {"images": ["4", 0], "filename_prefix": "win"}},
+    }
+    _queue_prompt(server, whole)
+    _wait_for_empty_queue(server)
+    _queue_prompt(server, windows)
+    time.sleep(2)
+    _wait_for_empty_queue(server)
+    ref, got = _saved_frames(server, "whole"), _saved_frames(server, "win")
+    assert ref is not None and len(ref) == 12, "the whole-clip run saved no frames"
+    assert got is not None and len(got) == 12, f"windows saved {None if got is None else len(got)}"
+    history = _get(f"{server['url']}/history")
+    runs = [h for h in history.values() if "4" in h["prompt"][2] and "7" in h["prompt"][2]]
+    assert len(runs) == 3, f"expected 3 meta-batch windows, saw {len(runs)}"
+    diff = abs(got.astype(int) - ref.astype(int))
+    assert diff.max() <= 2, f"windows differ from the whole clip by up to {diff.max()} levels"

@@ -370,3 +370,64 @@ def test_example_workflows_match_node_widgets(pack):
             ]
             values = [v for v in n["widgets_values"] if v not in ("fixed", "randomize")]
             assert len(values) == len(widgets), f"{path.name}: {n['type']} {values} vs {widgets}"
+
+
+class _BatchManager:
+    """The part of VideoHelperSuite's BatchManager the node relies on (the real one is exercised
+    by tests/test_comfyui.py): ``inputs`` is replaced by a new dict whenever the manager resets."""
+
+    def __init__(self) -> None:
+        self.inputs: dict = {}
+
+    def reset(self) -> None:
+        self.inputs = {}
+
+
+def test_video_meta_batch_windows_continue_the_clip(pack, tiny_model):
+    from test_video import pan_frames
+
+    handle, _ = tiny_model
+    frames = torch.from_numpy(np.stack(pan_frames(8))).float() / 255
+    style = comfy_image(image("hubble"))
+    args = (handle, None, style, 1.0, "none", 0, "per-frame")
+    vid = node(pack, "CCPLVideoFrameStylize")
+
+    def run(clip, **kw):
+        with torch.inference_mode():
+            return vid.stylize_frames(*args[:1], clip, *args[2:], feature_blend=0.9, **kw)[0]
+
+    whole = run(frames)
+    manager = _BatchManager()
+    windows = [run(frames[i : i + 3], meta_batch=manager, unique_id="7") for i in (0, 3, 6)]
+    # windows of one run continue the blending: identical to the whole clip in one call
+    assert torch.allclose(torch.cat(windows), whole, atol=1e-5)
+    # without the manager each window starts afresh: its first frame differs
+    alone = run(frames[3:6])
+    assert (alone[0] - whole[3]).abs().max() > 1e-3
+    assert torch.allclose(alone[1:], run(frames[3:6])[1:], atol=1e-6)
+    # a new run (the manager reset) starts afresh, even with the same node and settings
+    manager.reset()
+    again = run(frames[3:6], meta_batch=manager, unique_id="7")
+    assert torch.allclose(again, alone, atol=1e-6)
+    # another node of the same run keeps its own state
+    other = run(frames[0:3], meta_batch=manager, unique_id="8")
+    assert torch.allclose(other, whole[0:3], atol=1e-5)
+    # changed settings between windows start afresh rather than mixing two configurations
+    changed = vid.stylize_frames(
+        handle,
+        frames[6:8],
+        style,
+        0.5,
+        "none",
+        0,
+        "per-frame",
+        feature_blend=0.9,
+        meta_batch=manager,
+        unique_id="8",
+    )[0]
+    fresh = vid.stylize_frames(
+        handle, frames[6:8], style, 0.5, "none", 0, "per-frame", feature_blend=0.9
+    )[0]
+    assert torch.allclose(changed, fresh, atol=1e-6)
+    with pytest.raises(ValueError, match="meta_batch: expected VideoHelperSuite"):
+        run(frames[0:2], meta_batch=object(), unique_id="9")
