@@ -75,7 +75,10 @@ def test_mappings_and_tooltips(pack):
     assert set(pack.NODE_DISPLAY_NAME_MAPPINGS) == set(pack.NODE_CLASS_MAPPINGS)
     for cls in pack.NODE_CLASS_MAPPINGS.values():
         spec = cls.INPUT_TYPES()
-        for group in spec.values():
+        assert set(spec.get("hidden", {}).values()) <= {"UNIQUE_ID"}
+        for kind, group in spec.items():
+            if kind == "hidden":
+                continue
             for name, value in group.items():
                 assert len(value) == 2 and value[1].get("tooltip"), f"{cls.__name__}.{name}"
         assert callable(getattr(cls(), cls.FUNCTION))
