@@ -128,25 +128,37 @@ class FeatureBlender:
         return torch.stack(out)
 
     def _blend(self, feat: torch.Tensor, motion: Motion) -> torch.Tensor:
-        h, w = feat.shape[-2:]
-        back, mask = motion.at(h, w)
-        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-        # sample positions in grid_sample's [-1, 1] coordinates (align_corners=True)
-        sx = (gx + back[..., 0]) * (2 / max(w - 1, 1)) - 1
-        sy = (gy + back[..., 1]) * (2 / max(h - 1, 1)) - 1
-        grid = np.stack([sx, sy], axis=-1)
-        grid_t = torch.from_numpy(grid)[None].to(feat.device)
-        prev = self._prev.to(feat.device, torch.float32)[None]
-        warped = F.grid_sample(
-            prev, grid_t, mode="bicubic", padding_mode="border", align_corners=True
-        )[0]
-        weight = torch.from_numpy(mask * self.strength).to(feat.device)[None]
-        cur = feat.float()
-        blended = torch.lerp(cur, warped, weight)
-        # averaging shrinks the channel spread; give each channel the current frame's moments
-        dims = (1, 2)
-        mean = blended.mean(dims, keepdim=True)
-        std = blended.std(dims, keepdim=True, correction=0)
-        target_mean = cur.mean(dims, keepdim=True)
-        target_std = cur.std(dims, keepdim=True, correction=0)
-        return ((blended - mean) / (std + 1e-5) * target_std + target_mean).to(feat.dtype)
+        return blend_along_flow(feat, self._prev, motion, self.strength)
+
+
+def blend_along_flow(
+    cur: torch.Tensor, prev: torch.Tensor, motion: Motion, strength: float
+) -> torch.Tensor:
+    """Warp ``prev`` [C, h, w] along ``motion`` onto ``cur``'s grid and blend it in.
+
+    Where the flow is reliable the result is ``lerp(cur, warped prev, strength)``; then each
+    channel gets ``cur``'s mean and standard deviation back, because averaging shrinks the spread.
+    """
+    h, w = cur.shape[-2:]
+    back, mask = motion.at(h, w)
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    # sample positions in grid_sample's [-1, 1] coordinates (align_corners=True)
+    sx = (gx + back[..., 0]) * (2 / max(w - 1, 1)) - 1
+    sy = (gy + back[..., 1]) * (2 / max(h - 1, 1)) - 1
+    grid_t = torch.from_numpy(np.stack([sx, sy], axis=-1))[None].to(cur.device)
+    warped = F.grid_sample(
+        prev.to(cur.device, torch.float32)[None],
+        grid_t,
+        mode="bicubic",
+        padding_mode="border",
+        align_corners=True,
+    )[0]
+    weight = torch.from_numpy(mask * strength).to(cur.device)[None]
+    cur32 = cur.float()
+    blended = torch.lerp(cur32, warped, weight)
+    dims = (1, 2)
+    mean = blended.mean(dims, keepdim=True)
+    std = blended.std(dims, keepdim=True, correction=0)
+    target_mean = cur32.mean(dims, keepdim=True)
+    target_std = cur32.std(dims, keepdim=True, correction=0)
+    return ((blended - mean) / (std + 1e-5) * target_std + target_mean).to(cur.dtype)
