@@ -179,10 +179,29 @@ def test_object_info_lists_all_nodes(server):
     assert server["info"]["LoadSCTModel"]["output"] == ["SCT_MODEL"]
 
 
-@pytest.mark.parametrize("name", ["ccpl_image_stylize", "ccpl_finetune", "ccpl_video_stylize"])
+@pytest.mark.parametrize(
+    "name", ["ccpl_image_stylize", "ccpl_finetune", "ccpl_video_stylize", "ccpl_video_meta_batch"]
+)
 def test_example_workflow_runs(server, name):
-    if name == "ccpl_video_stylize" and "VHS_LoadVideo" not in server["info"]:
-        pytest.skip("VideoHelperSuite not installed: set VHS_DIR to run the video workflow")
+    if name.startswith("ccpl_video") and "VHS_LoadVideo" not in server["info"]:
+        pytest.skip("VideoHelperSuite not installed: set VHS_DIR to run the video workflows")
+    if name == "ccpl_video_meta_batch":
+        _queue_prompt(
+            server,
+            to_api(
+                json.loads((ROOT / "example_workflows" / f"{name}.json").read_text()),
+                server["info"],
+            ),
+        )
+        time.sleep(2)
+        _wait_for_empty_queue(server)
+        videos = sorted((server["base"] / "output").glob("ccpl_video_windows_*.mp4"))
+        assert videos, "the meta-batch workflow wrote no video"
+        import av
+
+        with av.open(str(videos[-1])) as c:
+            assert sum(1 for _ in c.decode(video=0)) == 12  # all three windows, in one file
+        return
     entry = _run(server, ROOT / "example_workflows" / f"{name}.json")
     outputs = entry["outputs"]
     files = []
@@ -310,7 +329,8 @@ def test_vhs_meta_batch_windows_continue_the_clip(server):
     assert ref is not None and len(ref) == 12, "the whole-clip run saved no frames"
     assert got is not None and len(got) == 12, f"windows saved {None if got is None else len(got)}"
     history = _get(f"{server['url']}/history")
-    runs = [h for h in history.values() if "7" in h["prompt"][2]]
+    prefix = lambda h: h["prompt"][2].get("6", {}).get("inputs", {}).get("filename_prefix")  # noqa: E731
+    runs = [h for h in history.values() if prefix(h) == "win"]
     assert len(runs) == 3, f"expected 3 meta-batch windows, saw {len(runs)}"
     for run in runs:
         assert run["status"]["status_str"] == "success", json.dumps(run["status"])[-2000:]

@@ -31,9 +31,15 @@ SOCKETS = {
         [("IMAGE", "IMAGE")],
     ),
     "CCPLVideoFrameStylize": (
-        [("sct_model", "SCT_MODEL"), ("frames", "IMAGE"), ("style", "IMAGE")],
+        [
+            ("sct_model", "SCT_MODEL"),
+            ("frames", "IMAGE"),
+            ("style", "IMAGE"),
+            ("meta_batch", "VHS_BatchManager"),
+        ],
         [("IMAGE", "IMAGE")],
     ),
+    "VHS_BatchManager": ([], [("meta_batch", "VHS_BatchManager")]),
     "CCPLFinetune": (
         [("sct_model", "SCT_MODEL"), ("style", "IMAGE"), ("content", "IMAGE")],
         [("sct_model", "SCT_MODEL"), ("loss_curve", "IMAGE")],
@@ -187,6 +193,22 @@ VIDEO = [
     },
 ]
 
+
+def _meta_batch_video() -> list[dict]:
+    """The video workflow for long clips: VHS meta-batch windows of 4 frames (a demo size; use
+    e.g. 64 for real clips) that continue each other's temporal blending."""
+    spec = json.loads(json.dumps(VIDEO))
+    by_id = {n["id"]: n for n in spec}
+    spec.append(
+        {"id": 6, "type": "VHS_BatchManager", "pos": [40, 1100], "size": [320, 80], "widgets": [4]}
+    )
+    by_id[2]["links"] = {"meta_batch": (6, 0)}
+    by_id[4]["links"]["meta_batch"] = (6, 0)
+    by_id[5]["links"]["meta_batch"] = (6, 0)
+    by_id[5]["widgets"]["filename_prefix"] = "ccpl_video_windows"
+    return spec
+
+
 FINETUNE = [
     {
         "id": 1,
@@ -241,6 +263,7 @@ def main() -> None:
     for name, spec, title in (
         ("ccpl_image_stylize", IMAGE, "CCPL: stylise an image"),
         ("ccpl_video_stylize", VIDEO, "CCPL: stylise a video (VHS)"),
+        ("ccpl_video_meta_batch", _meta_batch_video(), "CCPL: stylise a long video in windows"),
         ("ccpl_finetune", FINETUNE, "CCPL: finetune on your style"),
     ):
         (OUT / f"{name}.json").write_text(json.dumps(build(spec, title), indent=2) + "\n")
