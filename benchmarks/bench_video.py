@@ -151,8 +151,8 @@ def coherence(args) -> dict:
                     "fps": res["fps"],
                 }
                 print(Path(clip).name, name, row[name], flush=True)
-            base = row["per-frame"]
-            for rec in row.values():
+            base = row.get("per-frame")  # ratios only when the baseline ran in this process
+            for rec in row.values() if base else ():
                 rec["warping_error_1_vs_per_frame"] = (
                     rec["warping_error_1"] / base["warping_error_1"]
                 )
