@@ -250,16 +250,8 @@ def test_vhs_meta_batch_windows_continue_the_clip(server):
     """VHS Meta Batch Manager windows (4 frames) give the frames of one whole-clip run."""
     if "VHS_BatchManager" not in server["info"]:
         pytest.skip("VideoHelperSuite not installed: set VHS_DIR to run the meta-batch test")
-    load_video = {
-        "video": "ccpl_clip.mp4",
-        "force_rate": 0,
-        "custom_width": 0,
-        "custom_height": 0,
-        "frame_load_cap": 0,
-        "skip_first_frames": 0,
-        "select_every_nth": 1,
-        "format": "None",
-    }
+    example = json.loads((ROOT / "example_workflows/ccpl_video_stylize.json").read_text())
+    load_video = to_api(example, server["info"])["2"]["inputs"]  # the example's Load Video
     stylize = {
         "sct_model": ["1", 0],
         "frames": ["2", 0],
