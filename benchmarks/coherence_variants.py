@@ -53,7 +53,8 @@ def load_frames(clip: str, start: int, stop: int, size: int) -> list[np.ndarray]
             break
         if i >= start:
             x = resize_short_side(torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255, size)
-            frames.append((x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+            h, w = (x.shape[-2] // 8) * 8, (x.shape[-1] // 8) * 8  # whole feature cells
+            frames.append((x[0, :, :h, :w].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
     return frames
 
 
