@@ -160,7 +160,7 @@ class VideoFrameStylize:
                 [styles[i : i + 1] for i in range(styles.shape[0])]
             )
         run = _meta_batch_run(meta_batch)
-        settings = (key, alpha, preserve_color, content_statistics, flow_blend, feature_blend, h, w)
+        settings = (key, options, h, w)
         state_key = str(unique_id)
         saved = _WINDOWS.pop(state_key, None)
         stats = None
@@ -170,7 +170,7 @@ class VideoFrameStylize:
         try:
             if content_statistics == "clip":
                 stats = stylizer.content_statistics(x, progress=lambda d, t: cb.check_interrupt())
-            if run is not None and saved is not None and saved[0] is run and saved[1] == settings:
+            if saved is not None and saved[0] is run and saved[1] == settings:
                 clip = saved[2]  # the next window of the same run: carry the state over
                 clip.stylizer, clip.content_stats = stylizer, stats
             else:

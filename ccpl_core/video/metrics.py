@@ -38,16 +38,27 @@ def warping_error(
         if len(window) == interval + 1:
             (a_in, a_out), (b_in, b_out) = window[0], window[-1]
             back = flowlib.flow(b_in, a_in, preset)  # t+k -> t
-            fwd = flowlib.flow(a_in, b_in, preset)
-            mask = flowlib.occlusion_mask(back, fwd)
-            warped = flowlib.warp(a_out, back)
-            sq = ((b_out - warped) ** 2).mean(-1)
-            denom = mask.sum()
-            if denom > 0:
-                errors.append(float(np.sqrt((sq * mask).sum() / denom)))
+            mask = flowlib.occlusion_mask(back, flowlib.flow(a_in, b_in, preset))
+            if mask.sum() > 0:
+                errors.append(masked_warp_rmse(a_out, b_out, back, mask))
     if not errors:
         raise ValueError(f"clip too short for interval {interval}")
     return float(np.mean(errors))
+
+
+def masked_warp_rmse(
+    earlier: np.ndarray, later: np.ndarray, back: np.ndarray, mask: np.ndarray
+) -> float:
+    """RMSE between ``later`` and ``earlier`` warped onto it by ``back``, where ``mask`` is 1.
+
+    Frames are float [H, W, 3] in [0, 1] (uint8 is scaled); ``mask`` must not be all zero.
+    """
+    a, b = (
+        f.astype(np.float32) / 255.0 if f.dtype == np.uint8 else np.asarray(f, np.float32)
+        for f in (earlier, later)
+    )
+    sq = ((b - flowlib.warp(a, back)) ** 2).mean(-1)
+    return float(np.sqrt((sq * mask).sum() / mask.sum()))
 
 
 @torch.no_grad()

@@ -121,14 +121,11 @@ class FeatureBlender:
         out = []
         for feat, motion in zip(fused, motions, strict=True):
             if motion is not None and self._prev is not None and self.strength > 0:
-                feat = self._blend(feat, motion)
+                feat = blend_along_flow(feat, self._prev, motion, self.strength)
             out.append(feat)
             self._prev = feat
         self._next = first + fused.shape[0]
         return torch.stack(out)
-
-    def _blend(self, feat: torch.Tensor, motion: Motion) -> torch.Tensor:
-        return blend_along_flow(feat, self._prev, motion, self.strength)
 
 
 def blend_along_flow(
