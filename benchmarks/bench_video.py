@@ -37,9 +37,19 @@ OPTIONS = {
     "feature-1.0": {"statistics": "per-frame", "feature_blend": 1.0},
     "clip+feature-0.95": {"statistics": "clip", "feature_blend": 0.95},
     "feature-0.95+flow-0.3": {"statistics": "per-frame", "feature_blend": 0.95, "flow_blend": 0.3},
+    "feature-0.95+detail-0.2": {
+        "statistics": "per-frame",
+        "feature_blend": 0.95,
+        "detail_blend": 0.2,
+    },
+    "feature-0.95+detail-0.5": {
+        "statistics": "per-frame",
+        "feature_blend": 0.95,
+        "detail_blend": 0.5,
+    },
 }
-#: Every option states both blends; anything not named is off.
-OFF = {"feature_blend": 0.0, "flow_blend": 0.0}
+#: Every option states its blends; anything not named is off.
+OFF = {"feature_blend": 0.0, "flow_blend": 0.0, "detail_blend": 0.0}
 
 
 def smooth_frames(n: int, h: int, w: int) -> list[np.ndarray]:
@@ -235,6 +245,7 @@ def memory(args) -> dict:
         cmd += ["-o", str(Path(tmp) / "out.mp4"), "--style", args.style, "--model", args.model]
         cmd += ["--precision", args.precision, "--statistics", args.statistics]
         cmd += ["--flow-blend", str(args.flow_blend), "--feature-blend", str(args.feature_blend)]
+        cmd += ["--detail-blend", str(args.detail_blend)]
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         while proc.poll() is None:
@@ -254,6 +265,7 @@ def memory(args) -> dict:
                 "statistics": args.statistics,
                 "flow_blend": args.flow_blend,
                 "feature_blend": args.feature_blend,
+                "detail_blend": args.detail_blend,
                 "seconds": time.perf_counter() - t0,
             }
         )
@@ -279,6 +291,7 @@ def main() -> None:
     ap.add_argument("--statistics", default="per-frame", help="memory: --statistics of ccpl video")
     ap.add_argument("--feature-blend", type=float, default=0.95, help="memory: --feature-blend")
     ap.add_argument("--flow-blend", type=float, default=0.0, help="memory: --flow-blend")
+    ap.add_argument("--detail-blend", type=float, default=0.0, help="memory: --detail-blend")
     ap.add_argument("--sample-every", type=float, default=10.0, help="memory: seconds per sample")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -20,15 +20,27 @@ from . import color, masks
 from .errors import InputError, OutOfMemory
 from .images import as_batch, to_rgb
 from .models import ContentStats, SCTNet, StyleCode
+from .models.decoder import DETAIL_CHANNELS
 from .models.vgg import DEEPEST_TAP, TAP_CHANNELS
 from .runtime import empty_cache, is_oom, memory_budget, resolve_device, resolve_dtype
-from .tiling import DECODER_MARGIN, ENCODER_MARGIN, count_tiles, decode_tiled, encode_tiled
+from .tiling import (
+    DECODER_MARGIN,
+    ENCODER_MARGIN,
+    TAIL_MARGIN,
+    count_tiles,
+    decode_tiled,
+    encode_tiled,
+)
 
 #: Progress callback: (steps done, steps in total). It may raise to interrupt the work.
 Progress = Callable[[int, int], None]
 #: Edits fused features before decoding: (features [B, C, h, w], index of the first image in the
 #: batch) -> features. Video uses it for feature-space temporal blending.
 FeatureHook = Callable[[torch.Tensor, int], torch.Tensor]
+#: Edits one image's full-resolution decoder activations (:meth:`Decoder.head`, [1, 64, H', W'],
+#: H' and W' rounded up to the stride) before the last two convolutions: (activations, index of
+#: the image in the batch) -> activations. Images come one at a time, in batch order.
+DetailHook = Callable[[torch.Tensor, int], torch.Tensor]
 
 #: Encoder children run in float32 in the fast modes (layer 0 + conv1_1 + relu1_1).
 HEAD_LAYERS = 4
@@ -123,6 +135,7 @@ class Stylizer:
         content_stats: ContentStats | None = None,
         out: torch.Tensor | None = None,
         feature_hook: FeatureHook | None = None,
+        detail_hook: DetailHook | None = None,
     ) -> torch.Tensor:
         """Stylise a content batch; returns float32 [B, 3, H, W] (or RGBA) on the content's device.
 
@@ -142,6 +155,8 @@ class Stylizer:
                 [B, H, W, C] buffer) to write into, so a long clip is never held twice.
             feature_hook: called on each chunk's fused features before decoding, in batch
                 order; a chunk retried after an out-of-memory error is passed again.
+            detail_hook: called on each image's full-resolution decoder activations; with it,
+                images are decoded one at a time (a retried chunk's images are passed again).
         """
         batch = as_batch(content, "content")
         if not 0.0 <= float(alpha) <= 1.0:
@@ -175,7 +190,8 @@ class Stylizer:
             code = self._per_image_codes(prepared, rgb) if method == "match" else prepared.code
             tile_px = self._tile_for(stop - start, h, w, tile)
             try:
-                tracker.plan(self._steps(b - start, stop - start, h, w, tile_px))
+                per_image = detail_hook is not None
+                tracker.plan(self._steps(b - start, stop - start, h, w, tile_px, per_image))
                 result = self._run_chunk(
                     rgb,
                     code,
@@ -187,6 +203,7 @@ class Stylizer:
                     tracker,
                     content_stats,
                     feature_hook,
+                    detail_hook,
                 )
             except Exception as exc:
                 if stop - start > 1 and is_oom(exc):
@@ -250,6 +267,7 @@ class Stylizer:
         tracker: _Tracker,
         content_stats: ContentStats | None,
         feature_hook: FeatureHook | None = None,
+        detail_hook: DetailHook | None = None,
     ) -> torch.Tensor:
         h, w = rgb.shape[-2:]
         x = rgb.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
@@ -281,15 +299,46 @@ class Stylizer:
         if feature_hook is not None:
             fused = feature_hook(fused, idx.start)
         fused = fused.to(self.dtype).contiguous(memory_format=torch.channels_last)
-        return decode_tiled(
-            self.decoder,
-            fused,
-            (h, w),
-            tile,
-            DECODER_MARGIN[self.mode],
-            self.stride,
-            step=tracker.step,
-        )
+        margin = DECODER_MARGIN[self.mode]
+        if detail_hook is None:
+            return decode_tiled(
+                self.decoder, fused, (h, w), tile, margin, self.stride, step=tracker.step
+            )
+        return self._decode_with_detail_hook(fused, (h, w), tile, idx.start, tracker, detail_hook)
+
+    def _decode_with_detail_hook(
+        self,
+        fused: torch.Tensor,
+        size: tuple[int, int],
+        tile: int,
+        first: int,
+        tracker: _Tracker,
+        detail_hook: DetailHook,
+    ) -> torch.Tensor:
+        """Decode image by image: head (tiled) -> hook on the whole activation map -> tail (tiled).
+
+        Both halves keep their own exact-tiling margin, so the result equals untiled decoding.
+        """
+        out = torch.empty(fused.shape[0], 3, *size, dtype=torch.float32, device=fused.device)
+        fh, fw = fused.shape[-2:]
+        full = (fh * self.stride, fw * self.stride)
+        for i in range(fused.shape[0]):
+            act = decode_tiled(
+                self.decoder.head,
+                fused[i : i + 1],
+                full,
+                tile,
+                DECODER_MARGIN[self.mode],
+                self.stride,
+                step=tracker.step,
+                channels=DETAIL_CHANNELS,
+                dtype=self.dtype,
+            )
+            act = detail_hook(act, first + i)
+            act = act.to(self.dtype).contiguous(memory_format=torch.channels_last)
+            decode_tiled(self.decoder.tail, act, size, tile, TAIL_MARGIN, 1, out=out[i : i + 1])
+            del act
+        return out
 
     def _fuse(
         self, feat: torch.Tensor, code: StyleCode, stats: ContentStats, alpha: float
@@ -357,11 +406,16 @@ class Stylizer:
         side -= side % self.stride
         return max(MIN_TILE, side)
 
-    def _steps(self, remaining: int, chunk: int, h: int, w: int, tile: int) -> int:
-        per_chunk = count_tiles(h, w, tile, self.stride) + count_tiles(
+    def _steps(
+        self, remaining: int, chunk: int, h: int, w: int, tile: int, per_image: bool = False
+    ) -> int:
+        """Progress steps left: encoder tiles plus decoder tiles (per image with a detail hook)."""
+        decode = count_tiles(
             -(-h // self.stride), -(-w // self.stride), max(1, tile // self.stride), 1
         )
-        return per_chunk * -(-remaining // chunk)
+        chunks = -(-remaining // chunk)
+        encode = count_tiles(h, w, tile, self.stride)
+        return encode * chunks + decode * (remaining if per_image else chunks)
 
 
 class MixedPrecisionEncoder(nn.Module):

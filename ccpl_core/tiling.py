@@ -19,6 +19,8 @@ from torch import nn
 ENCODER_MARGIN = {"art": 64, "photo": 32}
 #: Feature positions of context around a decoder tile (>= the decoder's receptive-field radius).
 DECODER_MARGIN = {"art": 6, "photo": 8}
+#: Pixels of context around a tile of the decoder's tail (two 3x3 convolutions: radius 2).
+TAIL_MARGIN = 2
 
 Step = Callable[[], None]
 
@@ -92,7 +94,7 @@ def encode_tiled(
 
 
 def decode_tiled(
-    decoder: nn.Module,
+    decoder: Callable[[torch.Tensor], torch.Tensor],
     feat: torch.Tensor,
     size: tuple[int, int],
     tile: int,
@@ -100,16 +102,20 @@ def decode_tiled(
     stride: int,
     out: torch.Tensor | None = None,
     step: Step | None = None,
+    channels: int = 3,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """Decode features [B, C, h, w] to images cropped to ``size``, ``tile`` pixels at a time.
+    """Decode features [B, C, h, w] to maps cropped to ``size``, ``tile`` pixels at a time.
 
-    The result is written into ``out`` (float32 [B, 3, H, W], allocated when None).
+    ``decoder`` up-samples by ``stride`` (the whole decoder, or one of its parts) and ``margin``
+    is in input positions. The result is written into ``out`` ([B, channels, H, W], allocated
+    with ``dtype`` when None).
     """
     b = feat.shape[0]
     h, w = size
     fh, fw = feat.shape[-2:]
     if out is None:
-        out = torch.empty(b, 3, h, w, dtype=torch.float32, device=feat.device)
+        out = torch.empty(b, channels, h, w, dtype=dtype, device=feat.device)
     ftile = max(1, tile // stride)
     for sy, sx in grid(fh, fw, ftile, margin, 1):
         img = decoder(feat[:, :, sy.lo : sy.hi, sx.lo : sx.hi])

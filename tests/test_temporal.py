@@ -11,7 +11,7 @@ from test_video import _stylize_folder, pan_frames
 from ccpl_core import Stylizer, load_image, load_model, resize_short_side
 from ccpl_core.video.engine import ClipStylizer, VideoOptions
 from ccpl_core.video.metrics import style_distance, warping_error
-from ccpl_core.video.temporal import FeatureBlender, Motion, estimate_motion
+from ccpl_core.video.temporal import FlowCarry, Motion, estimate_motion
 from ccpl_core.weights.manifest import REPO_ROOT
 
 
@@ -48,14 +48,14 @@ def test_feature_blender_carries_features_along_the_motion():
     # the next frame's features: the scene moved 2 cells left, new random content elsewhere
     cur = torch.randn(1, 16, 12, 20, generator=gen)
     cur[..., :-2] = prev[..., 2:]
-    blender = FeatureBlender(1.0)
+    blender = FlowCarry(1.0)
     first = blender(prev, 0, [None])
     assert torch.equal(first, prev)  # nothing to carry for a clip's first frame
     motion = _motion(12, 20, dx=2.0)
     motion.mask[:, -2:] = 0.0  # the columns that entered the view are occluded in frame 0
     out = blender(cur, 1, [motion])
     assert torch.allclose(out, cur, atol=1e-4)  # carried where visible, own features elsewhere
-    wrong = FeatureBlender(1.0)
+    wrong = FlowCarry(1.0)
     wrong(prev, 0, [None])
     off = wrong(cur, 1, [_motion(12, 20, dx=-2.0)])  # the opposite motion must not fit
     assert not torch.allclose(off, cur, atol=0.1)
@@ -65,14 +65,14 @@ def test_feature_blender_keeps_channel_moments_and_handles_retries():
     gen = torch.Generator().manual_seed(1)
     frames = torch.randn(3, 8, 10, 10, generator=gen) * 3 + 1
     motions = [None, _motion(10, 10, dx=0.5), _motion(10, 10, dy=0.7)]
-    blender = FeatureBlender(0.95)
+    blender = FlowCarry(0.95)
     out = blender(frames, 0, motions)
     for o, f in zip(out[1:], frames[1:], strict=True):
         assert not torch.allclose(o, f, atol=1e-3)  # something was carried over
         assert torch.allclose(o.mean((1, 2)), f.mean((1, 2)), atol=1e-4)
         assert torch.allclose(o.std((1, 2)), f.std((1, 2)), rtol=1e-3)
     # chunked calls equal one call, and a retried chunk (out-of-memory) gives the same result
-    chunked = FeatureBlender(0.95)
+    chunked = FlowCarry(0.95)
     a = chunked(frames[:1], 0, motions[:1])
     b = chunked(frames[1:], 1, motions[1:])
     again = chunked(frames[1:], 1, motions[1:])
@@ -193,5 +193,5 @@ def test_scene_cut_carries_nothing():
     assert float(estimate_motion(p0, p1).mask.mean()) > 0.7
     feats = torch.randn(2, 8, 15, 20, generator=torch.Generator().manual_seed(2))
     cut = estimate_motion(photo("astronaut"), photo("chelsea"))
-    out = FeatureBlender(1.0)(feats, 0, [None, cut])
+    out = FlowCarry(1.0)(feats, 0, [None, cut])
     assert torch.allclose(out[1], feats[1], atol=1e-5)

@@ -168,7 +168,7 @@ VIDEO = [
         "id": 4,
         "type": "CCPLVideoFrameStylize",
         "pos": [420, 200],
-        "widgets": [1.0, "none", 512, "per-frame", "model", 0.0, 0.95],
+        "widgets": [1.0, "none", 512, "per-frame", "model", 0.0, 0.95, 0.0],
         "links": {"sct_model": (1, 0), "frames": (2, 0), "style": (3, 0)},
     },
     {

@@ -28,6 +28,11 @@ _DECODER_PLAN: tuple = (
 )
 #: First child used by each mode.
 DECODER_START = {"art": 0, "photo": 10}
+#: First child after the last up-sampling: :meth:`Decoder.head` ends before it with full-resolution
+#: 64-channel activations, :meth:`Decoder.tail` (two convolutions) paints them into RGB.
+DETAIL_SPLIT = 24
+#: Channels of the activations between head and tail.
+DETAIL_CHANNELS = 64
 
 
 def _official_layers() -> list[nn.Module]:
@@ -57,4 +62,19 @@ class Decoder(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self:
             x = layer(x)
+        return x
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        """Features -> full-resolution activations (video carries them along the motion)."""
+        for name, layer in self.named_children():
+            if int(name) >= DETAIL_SPLIT:
+                break
+            x = layer(x)
+        return x
+
+    def tail(self, x: torch.Tensor) -> torch.Tensor:
+        """Full-resolution activations from :meth:`head` -> RGB (two 3x3 convolutions)."""
+        for name, layer in self.named_children():
+            if int(name) >= DETAIL_SPLIT:
+                x = layer(x)
         return x

@@ -9,6 +9,11 @@ any length. Options, each measured by ``ccpl eval temporal``:
 * ``feature_blend``: warp the previous frame's fused features with optical flow computed on
   the input frames (OpenCV DIS) and blend them in where the flow is reliable (forward-backward
   check) before decoding: least flicker at unchanged style strength (see benchmarks);
+* ``detail_blend``: the same with the decoder's full-resolution activations (before its last two
+  convolutions), after the feature blend: texture also follows slow, sub-pixel motion, which
+  the 1/8-resolution features cannot carry; the least flicker for a small loss of style strength
+  (frames are decoded one at a time, and the previous frame's activations are kept: 64 values
+  per pixel);
 * ``flow_blend``: the same in image space on the stylised frames (stronger smoothing, but it
   blurs texture and so weakens the style).
 """
@@ -31,7 +36,7 @@ from ..models import ContentStats
 from ..pipeline import FeatureMoments, PreparedStyle, Progress, Stylizer
 from .flow import FLOW_PRESETS
 from .io import FrameSink, FrameSource, VideoInfo
-from .temporal import FEATURE_FLOW_SIDE, FeatureBlender, FlowBlender, Motion, estimate_motion
+from .temporal import FEATURE_FLOW_SIDE, FlowBlender, FlowCarry, Motion, estimate_motion
 
 STATISTICS = ("per-frame", "clip", "running")
 #: Default feature-blend strength: on real clips it cuts the short-term warping error by about a
@@ -49,6 +54,7 @@ class VideoOptions:
     statistics: str = "per-frame"
     flow_blend: float = 0.0
     feature_blend: float = DEFAULT_FEATURE_BLEND
+    detail_blend: float = 0.0
     flow_preset: str = "medium"
     batch: int = 8
     size: int = 0
@@ -60,6 +66,8 @@ class VideoOptions:
             raise InputError(f"flow blend strength must be in [0, 1], got {self.flow_blend}")
         if not 0.0 <= self.feature_blend <= 1.0:
             raise InputError(f"feature blend strength must be in [0, 1], got {self.feature_blend}")
+        if not 0.0 <= self.detail_blend <= 1.0:
+            raise InputError(f"detail blend strength must be in [0, 1], got {self.detail_blend}")
         if self.flow_preset not in FLOW_PRESETS:
             raise InputError(f"flow preset must be one of {', '.join(FLOW_PRESETS)}")
         if self.batch < 1:
@@ -102,7 +110,8 @@ class ClipStylizer:
         options.validate()
         self.stylizer, self.style, self.options = stylizer, style, options
         self.content_stats = content_stats
-        self.features = FeatureBlender(options.feature_blend) if options.feature_blend else None
+        self.features = FlowCarry(options.feature_blend) if options.feature_blend else None
+        self.detail = FlowCarry(options.detail_blend) if options.detail_blend else None
         self.image = FlowBlender(options.flow_blend) if options.flow_blend else None
         self.index = 0  # clip index of the next frame
         self._last: np.ndarray | None = None  # previous chunk's last input frame
@@ -116,6 +125,8 @@ class ClipStylizer:
     ) -> torch.Tensor:
         """``frames`` float [B, 3, H, W] in [0, 1] (CPU); returns the stylised [B, 3, H, W]."""
         hwc = frames[:, :3].float().cpu().permute(0, 2, 3, 1).numpy()  # views when possible
+        h, w = hwc.shape[1:3]
+        motions: dict[int, Motion | None] = {}  # the current chunk's, by index in ``frames``
 
         def motion(i: int, max_side: int | None) -> Motion | None:
             prev = hwc[i - 1] if i > 0 else self._last
@@ -126,9 +137,22 @@ class ClipStylizer:
         def blend_features(fused: torch.Tensor, first: int) -> torch.Tensor:
             # frame pairs are independent and OpenCV releases the GIL: one thread per pair
             indices = range(first, first + len(fused))
-            motions = list(_flow_pool().map(lambda i: motion(i, FEATURE_FLOW_SIDE), indices))
-            return self.features(fused, self.index + first, motions)
+            found = _flow_pool().map(lambda i: motion(i, FEATURE_FLOW_SIDE), indices)
+            motions.clear()
+            motions.update(zip(indices, found, strict=True))
+            if self.detail is not None:
+                self.detail.begin(self.index + first)
+            if self.features is None:
+                return fused
+            return self.features(fused, self.index + first, [motions[i] for i in indices])
 
+        def blend_detail(act: torch.Tensor, i: int) -> torch.Tensor:
+            m = motions[i]
+            if m is not None:
+                m = m.padded(h, w, *act.shape[-2:])
+            return self.detail.step(act[0], m)[None]
+
+        carry = self.features is not None or self.detail is not None
         result = self.stylizer.stylize(
             frames,
             self.style,
@@ -137,7 +161,8 @@ class ClipStylizer:
             content_stats=self.content_stats,
             out=out,
             progress=progress,
-            feature_hook=blend_features if self.features is not None else None,
+            feature_hook=blend_features if carry else None,
+            detail_hook=blend_detail if self.detail is not None else None,
         )
         if self.image is not None:
             for i in range(len(frames)):

@@ -5,10 +5,14 @@ Two ways to carry the previous stylised frame forward along the motion of the *i
 * :class:`FlowBlender` (image space) averages the warped previous output into the new one. It
   removes flicker strongly, but averaging two textures that do not line up exactly blurs them,
   which weakens the style.
-* :class:`FeatureBlender` (feature space) warps the previous frame's fused SCT features (1/8
-  resolution) instead, blends them in where the flow is reliable and restores each channel's
-  mean and standard deviation to the current frame's. The decoder then paints sharp texture
-  that follows the motion, so flicker drops without losing style strength.
+* :class:`FlowCarry` on the fused SCT features (1/8 resolution) warps the previous frame's
+  features instead, blends them in where the flow is reliable and restores each channel's mean
+  and standard deviation to the current frame's. The decoder then paints sharp texture that
+  follows the motion, so flicker drops without losing style strength.
+* :class:`FlowCarry` on the decoder's full-resolution activations (before its last two
+  convolutions) does the same at pixel level: the decoder paints texture on the 8-pixel feature
+  grid and cannot move it by a fraction of a cell, so in slow, sub-pixel motion the texture stays
+  put while the scene slides; carrying the fine activations lets it slide too.
 """
 
 from __future__ import annotations
@@ -49,6 +53,16 @@ class Motion:
         back[..., 1] *= height / h
         mask = cv2.resize(self.mask, (width, height), interpolation=interp)
         return back, np.clip(mask, 0.0, 1.0)
+
+    def padded(self, height: int, width: int, padded_height: int, padded_width: int) -> Motion:
+        """This motion at ``height`` x ``width``, edge-extended to the bottom and right.
+
+        For maps whose top-left ``height`` x ``width`` pixels are the frame and the rest is
+        padding (the decoder's activations before they are cropped to the frame).
+        """
+        back, mask = self.at(height, width)
+        pad = ((0, padded_height - height), (0, padded_width - width))
+        return Motion(np.pad(back, (*pad, (0, 0)), mode="edge"), np.pad(mask, pad, mode="edge"))
 
 
 def estimate_motion(
@@ -92,13 +106,14 @@ class FlowBlender:
         return out
 
 
-class FeatureBlender:
-    """Feature space: blend the flow-warped previous fused features into the current ones.
+class FlowCarry:
+    """Carry one tensor per frame along the motion: fused features, or decoder activations.
 
-    ``strength`` 1 keeps the warped previous features wherever the flow is reliable (new content
-    only enters at occlusions); lower values let each frame's own features back in.
-    Call it with consecutive frames; a chunk retried after an out-of-memory error (same first
-    index again) restarts from the state before that chunk.
+    Each frame's tensor is blended with the previous frame's (already blended) one, warped along
+    the flow, where the flow is reliable. ``strength`` 1 keeps the warped previous tensor wherever
+    the flow is reliable (new content only enters at occlusions); lower values let each frame's
+    own tensor back in. Frames come in order; :meth:`begin` marks where a chunk of frames starts,
+    so a chunk retried after an out-of-memory error restarts from the state before it.
     """
 
     def __init__(self, strength: float) -> None:
@@ -107,25 +122,36 @@ class FeatureBlender:
         self._next = 0
         self._chunk: tuple[int, torch.Tensor | None] = (0, None)
 
-    def __call__(
-        self, fused: torch.Tensor, first: int, motions: list[Motion | None]
-    ) -> torch.Tensor:
-        """``fused`` [B, C, h, w] of frames first..first+B-1; ``motions``: each to its previous."""
-        if len(motions) != fused.shape[0]:
-            raise ValueError(f"{fused.shape[0]} frames but {len(motions)} motions")
+    def begin(self, first: int) -> None:
+        """A chunk starting at clip index ``first`` is about to be processed (or retried)."""
         if first != self._next:
             if first != self._chunk[0]:
                 raise ValueError(f"frames must come in order: expected {self._next}, got {first}")
-            self._prev = self._chunk[1]
+            self._prev, self._next = self._chunk[1], first
         self._chunk = (first, self._prev)
-        out = []
-        for feat, motion in zip(fused, motions, strict=True):
-            if motion is not None and self._prev is not None and self.strength > 0:
-                feat = blend_along_flow(feat, self._prev, motion, self.strength)
-            out.append(feat)
-            self._prev = feat
-        self._next = first + fused.shape[0]
-        return torch.stack(out)
+
+    def step(self, cur: torch.Tensor, motion: Motion | None) -> torch.Tensor:
+        """Blend the next frame's tensor [C, h, w]; ``motion`` None for a clip's first frame."""
+        if motion is not None and self._prev is not None and self.strength > 0:
+            cur = blend_along_flow(cur, self._prev, motion, self.strength)
+        self._prev = cur
+        self._next += 1
+        return cur
+
+    def __call__(
+        self, batch: torch.Tensor, first: int, motions: list[Motion | None]
+    ) -> torch.Tensor:
+        """Blend a chunk [B, C, h, w] of frames first..first+B-1 (``motions``: each to the one
+        before it)."""
+        if len(motions) != batch.shape[0]:
+            raise ValueError(f"{batch.shape[0]} frames but {len(motions)} motions")
+        self.begin(first)
+        return torch.stack([self.step(x, m) for x, m in zip(batch, motions, strict=True)])
+
+
+#: Float32 elements per channel group in :func:`blend_along_flow` (64 MB of temporaries), so a
+#: full-resolution activation map is blended without a float32 copy of the whole map.
+_BLEND_GROUP_ELEMENTS = 16 * 1024 * 1024
 
 
 def blend_along_flow(
@@ -135,27 +161,34 @@ def blend_along_flow(
 
     Where the flow is reliable the result is ``lerp(cur, warped prev, strength)``; then each
     channel gets ``cur``'s mean and standard deviation back, because averaging shrinks the spread.
+    Channels are independent, so they are processed in groups that bound the float32 temporaries.
     """
-    h, w = cur.shape[-2:]
+    c, h, w = cur.shape
     back, mask = motion.at(h, w)
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     # sample positions in grid_sample's [-1, 1] coordinates (align_corners=True)
     sx = (gx + back[..., 0]) * (2 / max(w - 1, 1)) - 1
     sy = (gy + back[..., 1]) * (2 / max(h - 1, 1)) - 1
     grid_t = torch.from_numpy(np.stack([sx, sy], axis=-1))[None].to(cur.device)
-    warped = F.grid_sample(
-        prev.to(cur.device, torch.float32)[None],
-        grid_t,
-        mode="bicubic",
-        padding_mode="border",
-        align_corners=True,
-    )[0]
     weight = torch.from_numpy(mask * strength).to(cur.device)[None]
-    cur32 = cur.float()
-    blended = torch.lerp(cur32, warped, weight)
+    out = torch.empty_like(cur)
+    group = max(1, _BLEND_GROUP_ELEMENTS // (h * w))
     dims = (1, 2)
-    mean = blended.mean(dims, keepdim=True)
-    std = blended.std(dims, keepdim=True, correction=0)
-    target_mean = cur32.mean(dims, keepdim=True)
-    target_std = cur32.std(dims, keepdim=True, correction=0)
-    return ((blended - mean) / (std + 1e-5) * target_std + target_mean).to(cur.dtype)
+    for c0 in range(0, c, group):
+        part = slice(c0, c0 + group)
+        cur32 = cur[part].float()
+        warped = F.grid_sample(
+            prev[part].to(cur.device, torch.float32)[None],
+            grid_t,
+            mode="bicubic",
+            padding_mode="border",
+            align_corners=True,
+        )[0]
+        blended = warped.sub_(cur32).mul_(weight).add_(cur32)  # lerp(cur, warped, weight)
+        mean = blended.mean(dims, keepdim=True)
+        std = blended.std(dims, keepdim=True, correction=0)
+        target_mean = cur32.mean(dims, keepdim=True)
+        target_std = cur32.std(dims, keepdim=True, correction=0)
+        scale = target_std / (std + 1e-5)
+        out[part] = blended.sub_(mean).mul_(scale).add_(target_mean).to(cur.dtype)
+    return out
