@@ -7,7 +7,8 @@ and differs only in what is carried along the flow from the previous frame:
 
 * ``feature S``: the fused features (1/8 resolution), as ``--feature-blend S`` does;
 * ``+decoder S``: also the decoder's full-resolution activations after its last up-sampling
-  (64 channels), with the channel moments restored like the feature blend;
+  (64 channels), with the channel moments restored like the feature blend, as
+  ``--detail-blend S`` does;
 * ``+image S``: also the stylised image, as ``--flow-blend S`` does.
 
 It reports the short-term warping error and the style distance relative to per-frame
@@ -68,16 +69,12 @@ def run_variant(net, fused, motions, variant: dict) -> list[np.ndarray]:
         if variant.get("feature") and prev_feat is not None:
             feat = blend_along_flow(feat, prev_feat, motion, variant["feature"])
         prev_feat = feat
-        x = feat[None]
-        ups = 0
-        for layer in net.decoder:
-            x = layer(x)
-            if isinstance(layer, torch.nn.Upsample):
-                ups += 1
-                if ups == 3 and variant.get("decoder"):
-                    if prev_act is not None:
-                        x = blend_along_flow(x[0], prev_act, motion, variant["decoder"])[None]
-                    prev_act = x[0]
+        x = net.decoder.head(feat[None])  # full-resolution activations, as --detail-blend
+        if variant.get("decoder"):
+            if prev_act is not None:
+                x = blend_along_flow(x[0], prev_act, motion, variant["decoder"])[None]
+            prev_act = x[0]
+        x = net.decoder.tail(x)
         img = image(x[0].clamp(0, 1).permute(1, 2, 0).numpy(), motion)
         outs.append((np.clip(img, 0, 1) * 255).round().astype(np.uint8))
     return outs

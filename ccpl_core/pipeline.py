@@ -323,16 +323,20 @@ class Stylizer:
         fh, fw = fused.shape[-2:]
         full = (fh * self.stride, fw * self.stride)
         for i in range(fused.shape[0]):
-            act = decode_tiled(
+            # channels-last from the start: the tail convolutions need no copy of the map
+            act = torch.empty(
+                1, DETAIL_CHANNELS, *full, dtype=self.dtype, device=fused.device
+            ).contiguous(memory_format=torch.channels_last)
+            margin = DECODER_MARGIN[self.mode]
+            decode_tiled(
                 self.decoder.head,
                 fused[i : i + 1],
                 full,
                 tile,
-                DECODER_MARGIN[self.mode],
+                margin,
                 self.stride,
-                step=tracker.step,
-                channels=DETAIL_CHANNELS,
-                dtype=self.dtype,
+                act,
+                tracker.step,
             )
             act = detail_hook(act, first + i)
             act = act.to(self.dtype).contiguous(memory_format=torch.channels_last)

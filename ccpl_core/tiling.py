@@ -102,20 +102,18 @@ def decode_tiled(
     stride: int,
     out: torch.Tensor | None = None,
     step: Step | None = None,
-    channels: int = 3,
-    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """Decode features [B, C, h, w] to maps cropped to ``size``, ``tile`` pixels at a time.
+    """Decode features [B, C, h, w] to images cropped to ``size``, ``tile`` pixels at a time.
 
     ``decoder`` up-samples by ``stride`` (the whole decoder, or one of its parts) and ``margin``
-    is in input positions. The result is written into ``out`` ([B, channels, H, W], allocated
-    with ``dtype`` when None).
+    is in input positions. The result is written into ``out`` (float32 [B, 3, H, W] allocated
+    when None; a part of the decoder needs an ``out`` of its own output's shape).
     """
     b = feat.shape[0]
     h, w = size
     fh, fw = feat.shape[-2:]
     if out is None:
-        out = torch.empty(b, channels, h, w, dtype=dtype, device=feat.device)
+        out = torch.empty(b, 3, h, w, dtype=torch.float32, device=feat.device)
     ftile = max(1, tile // stride)
     for sy, sx in grid(fh, fw, ftile, margin, 1):
         img = decoder(feat[:, :, sy.lo : sy.hi, sx.lo : sx.hi])
