@@ -322,21 +322,20 @@ class Stylizer:
         out = torch.empty(fused.shape[0], 3, *size, dtype=torch.float32, device=fused.device)
         fh, fw = fused.shape[-2:]
         full = (fh * self.stride, fw * self.stride)
+        margin = DECODER_MARGIN[self.mode]
         for i in range(fused.shape[0]):
             # channels-last from the start: the tail convolutions need no copy of the map
             act = torch.empty(
-                1, DETAIL_CHANNELS, *full, dtype=self.dtype, device=fused.device
-            ).contiguous(memory_format=torch.channels_last)
-            margin = DECODER_MARGIN[self.mode]
+                1,
+                DETAIL_CHANNELS,
+                *full,
+                dtype=self.dtype,
+                device=fused.device,
+                memory_format=torch.channels_last,
+            )
+            head_in = fused[i : i + 1]
             decode_tiled(
-                self.decoder.head,
-                fused[i : i + 1],
-                full,
-                tile,
-                margin,
-                self.stride,
-                act,
-                tracker.step,
+                self.decoder.head, head_in, full, tile, margin, self.stride, act, tracker.step
             )
             act = detail_hook(act, first + i)
             act = act.to(self.dtype).contiguous(memory_format=torch.channels_last)

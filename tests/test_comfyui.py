@@ -247,7 +247,8 @@ def _saved_frames(server, prefix: str):
 
 
 def test_vhs_meta_batch_windows_continue_the_clip(server):
-    """VHS Meta Batch Manager windows (4 frames) give the frames of one whole-clip run."""
+    """VHS Meta Batch Manager windows (4 frames) give the frames of one whole-clip run, with the
+    feature and the detail blend carried across windows."""
     if "VHS_BatchManager" not in server["info"]:
         pytest.skip("VideoHelperSuite not installed: set VHS_DIR to run the meta-batch test")
     example = json.loads((ROOT / "example_workflows/ccpl_video_stylize.json").read_text())
@@ -263,6 +264,7 @@ def test_vhs_meta_batch_windows_continue_the_clip(server):
         "precision": "model",
         "flow_blend": 0.0,
         "feature_blend": 0.95,
+        "detail_blend": 0.2,
     }
     common = {
         "1": {

@@ -1,6 +1,6 @@
 """Flow-guided temporal coherence: motion between input frames, image- and feature-space blending.
 
-Two ways to carry the previous stylised frame forward along the motion of the *input* clip:
+Three ways to carry the previous stylised frame forward along the motion of the *input* clip:
 
 * :class:`FlowBlender` (image space) averages the warped previous output into the new one. It
   removes flicker strongly, but averaging two textures that do not line up exactly blurs them,
