@@ -300,7 +300,9 @@ def test_finetune_node_bad_input(pack, tiny_model, kw, match):
         node(pack, "CCPLFinetune").finetune(**args)
 
 
-@pytest.mark.parametrize("option", [{"flow_blend": 0.8}, {"feature_blend": 0.9}])
+@pytest.mark.parametrize(
+    "option", [{"flow_blend": 0.8}, {"feature_blend": 0.9}, {"detail_blend": 0.8}]
+)
 def test_video_temporal_blend_reduces_warping_error(pack, tiny_model, option):
     from test_video import pan_frames
 

@@ -212,6 +212,8 @@ def test_video_and_eval_commands(tmp_path, art_model_file, capsys):
                 str(art_model_file),
                 "--flow-blend",
                 "0.5",
+                "--detail-blend",
+                "0.3",
                 "--precision",
                 "fp32",
                 "--crf",
