@@ -27,6 +27,7 @@ from .tiling import (
     DECODER_MARGIN,
     ENCODER_MARGIN,
     TAIL_MARGIN,
+    TAIL_TILE,
     count_tiles,
     decode_tiled,
     encode_tiled,
@@ -339,7 +340,10 @@ class Stylizer:
             )
             act = detail_hook(act, first + i)
             act = act.to(self.dtype).contiguous(memory_format=torch.channels_last)
-            decode_tiled(self.decoder.tail, act, size, tile, TAIL_MARGIN, 1, out=out[i : i + 1])
+            tail_tile = min(tile, TAIL_TILE)
+            decode_tiled(
+                self.decoder.tail, act, size, tail_tile, TAIL_MARGIN, 1, out=out[i : i + 1]
+            )
             del act
         return out
 

@@ -21,6 +21,9 @@ ENCODER_MARGIN = {"art": 64, "photo": 32}
 DECODER_MARGIN = {"art": 6, "photo": 8}
 #: Pixels of context around a tile of the decoder's tail (two 3x3 convolutions: radius 2).
 TAIL_MARGIN = 2
+#: Largest tile of the tail (pixels): its input is a 64-channel full-resolution map, so even when
+#: the network runs untiled, tiles this size keep the tail's padded copies small (~70 MB).
+TAIL_TILE = 512
 
 Step = Callable[[], None]
 

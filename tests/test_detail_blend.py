@@ -9,7 +9,7 @@ import torch
 from test_temporal import _motion
 from test_video import _stylize_folder, pan_frames
 
-from ccpl_core import InputError, Stylizer, load_image, load_model, resize_short_side
+from ccpl_core import InputError, Stylizer, load_image, load_model, pipeline, resize_short_side
 from ccpl_core.models.decoder import DETAIL_CHANNELS
 from ccpl_core.video import temporal
 from ccpl_core.video.engine import ClipStylizer, VideoOptions
@@ -30,7 +30,7 @@ def test_decoder_head_then_tail_is_the_decoder(net_name, request):
         assert torch.allclose(net.decoder.tail(act), net.decoder(feat), atol=1e-5)
 
 
-def test_detail_hook_sees_each_image_and_is_exact_with_tiles(art_net, content, style):
+def test_detail_hook_sees_each_image_and_is_exact_with_tiles(art_net, content, style, monkeypatch):
     st = Stylizer(art_net)
     batch = torch.cat([content, content.flip(-1)])[..., :100, :124]  # not a multiple of 8
     prepared = st.prepare_style(style)
@@ -50,6 +50,9 @@ def test_detail_hook_sees_each_image_and_is_exact_with_tiles(art_net, content, s
     )
     assert torch.allclose(tiled, plain, atol=1e-4)
     assert steps[-1][0] == steps[-1][1] and len(steps) == steps[-1][1]
+    # the tail alone in tiles (it is capped at TAIL_TILE even when the network runs untiled)
+    monkeypatch.setattr(pipeline, "TAIL_TILE", 40)
+    assert torch.allclose(st.stylize(batch, prepared, tile=0, detail_hook=hook), plain, atol=1e-5)
     # the hook's result is what gets painted
     dark = st.stylize(batch, prepared, tile=0, detail_hook=lambda a, i: a * 0.5)
     assert not torch.allclose(dark, plain, atol=1e-2)
