@@ -100,6 +100,10 @@ def throughput(args) -> dict:
             "ccpl_fp32_fps": ("fp32", OFF),
             "ccpl_auto_fps": ("auto", OFF),
             "ccpl_auto_feature_blend_fps": ("auto", {"feature_blend": DEFAULT_FEATURE_BLEND}),
+            "ccpl_auto_detail_blend_fps": (
+                "auto",
+                {"feature_blend": DEFAULT_FEATURE_BLEND, "detail_blend": 0.2},
+            ),
         }
         for key, (precision, blend) in runs.items():
             st = Stylizer(net, precision=precision, device=args.device)
