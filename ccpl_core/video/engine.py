@@ -134,7 +134,9 @@ class ClipStylizer:
                 return None
             return estimate_motion(prev, hwc[i], self.options.flow_preset, max_side)
 
-        def blend_features(fused: torch.Tensor, first: int) -> torch.Tensor:
+        def before_decoding(fused: torch.Tensor, first: int) -> torch.Tensor:
+            """A chunk (or its retry) is about to be decoded: find its motion, mark the detail
+            carry's restart point, blend the features."""
             # frame pairs are independent and OpenCV releases the GIL: one thread per pair
             indices = range(first, first + len(fused))
             found = _flow_pool().map(lambda i: motion(i, FEATURE_FLOW_SIDE), indices)
@@ -161,7 +163,7 @@ class ClipStylizer:
             content_stats=self.content_stats,
             out=out,
             progress=progress,
-            feature_hook=blend_features if carry else None,
+            feature_hook=before_decoding if carry else None,
             detail_hook=blend_detail if self.detail is not None else None,
         )
         if self.image is not None:
