@@ -47,10 +47,8 @@ def make_trainer(tmp_path, iterations=6, seed=0, **kw):
 def _fixed_batch_loss(t: Trainer) -> float:
     c, s = t.batches[10_000]
     with torch.no_grad():
-        lc, ls, lccpl, _ = t.module(
-            c.float() / 255, s.float() / 255, torch.Generator().manual_seed(0)
-        )
-    return float(lc + 10 * ls + 5 * lccpl)
+        losses = t.module(c.float() / 255, s.float() / 255, torch.Generator().manual_seed(0))
+    return float(losses["content"] + 10 * losses["style"] + 5 * losses["ccpl"])
 
 
 def test_short_run_lowers_the_loss(tmp_path):

@@ -14,9 +14,10 @@ from tqdm import tqdm
 from ..errors import InputError
 from ..loading import load_model
 from ..models import SCTNet
-from ..training import CropSampler, PairBatches, TrainConfig, Trainer, list_images
+from ..training import STAGES, CropSampler, PairBatches, TrainConfig, Trainer, list_images
+from ..training.data import families_of
 from ..training.trainer import LATEST
-from ..weights.files import read_state
+from ..weights.files import encoder_fingerprint, read_state
 from ..weights.layout import check_part, to_authors
 
 
@@ -24,15 +25,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train an SCT model with the CCPL loss",
-        description="Train decoder + SCT (paper recipe by default).",
+        description=(
+            "Train decoder + SCT. --stage joint is the paper's recipe; the staged recipe runs "
+            "reconstruct (decoder inverts the encoder), then sct (SCT regressed onto the "
+            "closed-form whitening-colouring transform), then joint, each stage --init from the "
+            "previous one."
+        ),
     )
     p.add_argument("--content", required=True, help="folder of content images")
     p.add_argument("--style", required=True, help="folder of style images")
     p.add_argument("--out", required=True, help="run folder: checkpoints, log.jsonl, val/")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--encoder", help="encoder .safetensors (e.g. vgg_normalised_relu4_1)")
-    src.add_argument("--init", help="start from this model (file/folder) instead of scratch")
+    p.add_argument(
+        "--encoder",
+        help="encoder .safetensors (e.g. vgg_normalised_relu4_1): for a model from scratch or "
+        "from another run's checkpoint (which holds no encoder)",
+    )
+    p.add_argument(
+        "--init",
+        help="start from this model (file, folder or another run's checkpoint) instead of scratch",
+    )
     p.add_argument("--mode", choices=("art", "photo"), default="art")
+    p.add_argument(
+        "--stage",
+        choices=STAGES,
+        default="joint",
+        help="what to train: joint (paper losses), reconstruct (decoder), sct (SCT onto WCT)",
+    )
     p.add_argument("--resume", action="store_true", help=f"continue from OUT/{LATEST}")
     defaults = TrainConfig()
     for name, kind, text in (
@@ -45,6 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("content_weight", float, "content loss weight"),
         ("style_weight", float, "style weight"),
         ("ccpl_weight", float, "CCPL loss weight"),
+        ("pixel_weight", float, "reconstruct stage: L1 pixel loss weight"),
+        ("perceptual_weight", float, "reconstruct stage: perceptual loss weight"),
+        ("style_color_aug", float, "probability of a random palette change per style crop"),
         ("tau", float, "InfoNCE temperature"),
         ("num_anchors", int, "CCPL anchors per layer"),
         ("seed", int, "random seed"),
@@ -76,9 +97,19 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def initial_model(args: argparse.Namespace) -> SCTNet:
+    """The model training starts from: a model, another run's checkpoint, or scratch."""
+    if args.init and Path(args.init).is_file():
+        tensors, meta = read_state(args.init)
+        if meta.get("ccpl.kind") == "training-checkpoint":
+            return _from_checkpoint(tensors, meta, args)
     if args.init:
         return load_model(args.init, mode=args.mode)
-    net = SCTNet(args.mode)
+    if not args.encoder:
+        raise InputError("pass --init MODEL (or a run's checkpoint) or --encoder ENCODER")
+    return _with_encoder(SCTNet(args.mode), args)
+
+
+def _with_encoder(net: SCTNet, args: argparse.Namespace) -> SCTNet:
     tensors, _ = read_state(args.encoder)
     part = to_authors(tensors)["encoder"]
     if not part:
@@ -86,6 +117,32 @@ def initial_model(args: argparse.Namespace) -> SCTNet:
     net.encoder.load_state_dict(
         check_part(part, args.mode, "encoder", args.encoder, allow_extra=True)
     )
+    return net
+
+
+def _from_checkpoint(tensors: dict, meta: dict, args: argparse.Namespace) -> SCTNet:
+    """A model from another run's checkpoint (e.g. the previous stage of the recipe).
+
+    A checkpoint holds no encoder: --encoder gives it, and it must be the one the checkpoint was
+    trained with.
+    """
+    if meta.get("ccpl.mode") != args.mode:
+        raise InputError(
+            f"--init {args.init} is a {meta.get('ccpl.mode')} checkpoint, not {args.mode}"
+        )
+    if not args.encoder:
+        raise InputError(f"--init {args.init} is a training checkpoint: also pass --encoder")
+    net = _with_encoder(SCTNet(args.mode), args)
+    want = meta.get("ccpl.encoder_fingerprint")
+    if want and want != encoder_fingerprint(net.encoder.state_dict()):
+        raise InputError(
+            f"--encoder {args.encoder} is not the encoder {args.init} was trained with"
+        )
+    state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    bad = [k for k in missing if not k.startswith("encoder.")] + list(unexpected)
+    if bad:
+        raise InputError(f"--init {args.init} does not fit a {args.mode} model ({bad[0]} ...)")
     return net
 
 
@@ -117,13 +174,19 @@ def run(args: argparse.Namespace) -> int:
             "(to adapt a model to one style, use `ccpl finetune`)"
         )
     net = initial_model(args)
-    content = CropSampler.from_files(content_files, cfg.resize, cfg.crop, "--content")
-    style = CropSampler.from_files(style_files, cfg.resize, cfg.crop, "--style")
+    content = CropSampler.from_files(
+        content_files, cfg.resize, cfg.crop, "--content", families_of(content_files, args.content)
+    )
+    style = CropSampler.from_files(
+        style_files, cfg.resize, cfg.crop, "--style", families_of(style_files, args.style)
+    )
     val = (
         content.sample(2, torch.Generator().manual_seed(1)),
         style.sample(2, torch.Generator().manual_seed(2)),
     )
-    batches = PairBatches(content, style, cfg.batch_size, cfg.seed, rank=rank)
+    batches = PairBatches(
+        content, style, cfg.batch_size, cfg.seed, rank=rank, style_color_aug=cfg.style_color_aug
+    )
     trainer = Trainer(net, cfg, batches, out, device=args.device, validation=val)
     latest = out / LATEST
     if args.resume:
@@ -145,9 +208,7 @@ def run(args: argparse.Namespace) -> int:
 
     def on_step(losses: dict) -> None:
         bar.update(1)
-        bar.set_postfix(
-            c=f"{losses['content']:.3g}", s=f"{losses['style']:.3g}", ccpl=f"{losses['ccpl']:.3g}"
-        )
+        bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items() if k not in ("iteration", "lr")})
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C
     try:

@@ -59,10 +59,29 @@ def tensors_to_uint8(images: torch.Tensor) -> list[torch.Tensor]:
     return [(img.clamp(0, 1) * 255).round().to(torch.uint8) for img in images]
 
 
-class CropSampler:
-    """Random ``crop`` x ``crop`` patches (with horizontal flips) from images held in memory."""
+def families_of(files: Sequence[Path], root: str | os.PathLike) -> list[str]:
+    """The first folder below ``root`` of each file ("" for files directly in it).
 
-    def __init__(self, images: Sequence[torch.Tensor], crop: int, what: str) -> None:
+    A family is the unit of balance when sampling: one game's hundreds of images then weigh as
+    much as a folder of a few dozen paintings.
+    """
+    parts = [p.relative_to(root).parts for p in files]
+    return [rel[0] if len(rel) > 1 else "" for rel in parts]
+
+
+class CropSampler:
+    """Random ``crop`` x ``crop`` patches (with horizontal flips) from images held in memory.
+
+    With ``families``, a family is drawn uniformly first, then an image within it.
+    """
+
+    def __init__(
+        self,
+        images: Sequence[torch.Tensor],
+        crop: int,
+        what: str,
+        families: Sequence[str] | None = None,
+    ) -> None:
         if not images:
             raise InputError(f"{what}: no images")
         small = [tuple(im.shape[-2:]) for im in images if min(im.shape[-2:]) < crop]
@@ -73,17 +92,39 @@ class CropSampler:
             )
         self.images = list(images)
         self.crop = crop
+        self.groups: list[list[int]] | None = None
+        if families is not None:
+            members: dict[str, list[int]] = {}
+            for i, fam in enumerate(families):
+                members.setdefault(fam, []).append(i)
+            self.groups = [members[k] for k in sorted(members)] if len(members) > 1 else None
 
     @classmethod
-    def from_files(cls, files: Sequence[Path], resize: int, crop: int, what: str) -> CropSampler:
+    def from_files(
+        cls,
+        files: Sequence[Path],
+        resize: int,
+        crop: int,
+        what: str,
+        families: Sequence[str] | None = None,
+    ) -> CropSampler:
         if resize < crop:
             raise InputError(f"resize ({resize}) must be at least the crop size ({crop})")
-        return cls([load_resized(f, resize) for f in files], crop, what)
+        return cls([load_resized(f, resize) for f in files], crop, what, families)
+
+    def _pick(self, batch: int, gen: torch.Generator) -> list[int]:
+        if self.groups is None:
+            return torch.randint(len(self.images), (batch,), generator=gen).tolist()
+        fams = torch.randint(len(self.groups), (batch,), generator=gen).tolist()
+        within = torch.rand(batch, generator=gen).tolist()
+        return [
+            self.groups[f][min(int(u * len(self.groups[f])), len(self.groups[f]) - 1)]
+            for f, u in zip(fams, within, strict=True)
+        ]
 
     def sample(self, batch: int, gen: torch.Generator) -> torch.Tensor:
         out = torch.empty(batch, 3, self.crop, self.crop, dtype=torch.uint8)
-        picks = torch.randint(len(self.images), (batch,), generator=gen)
-        for i, k in enumerate(picks.tolist()):
+        for i, k in enumerate(self._pick(batch, gen)):
             im = self.images[k]
             h, w = im.shape[-2:]
             y = int(torch.randint(h - self.crop + 1, (1,), generator=gen))
@@ -95,6 +136,38 @@ class CropSampler:
         return out
 
 
+def augment_colours(batch: torch.Tensor, gen: torch.Generator, probability: float) -> torch.Tensor:
+    """Random palette changes of uint8 images [B, 3, H, W], each with ``probability``.
+
+    Hue rotation (about the grey axis), saturation scaling and a channel permutation: the network
+    sees far more palettes than the style folder holds, so it learns to carry any palette instead
+    of memorising a few.
+    """
+    if probability <= 0:
+        return batch
+    out = batch.clone()
+    axis = torch.full((3,), 3**-0.5)
+    cross = torch.tensor([[0.0, -1, 1], [1, 0, -1], [-1, 1, 0]]) * 3**-0.5
+    for i in range(batch.shape[0]):
+        u = torch.rand(4, generator=gen).tolist()
+        if u[0] >= probability:
+            continue
+        angle = (u[1] * 2 - 1) * torch.pi
+        rot = (
+            torch.cos(torch.tensor(angle)) * torch.eye(3)
+            + torch.sin(torch.tensor(angle)) * cross
+            + (1 - torch.cos(torch.tensor(angle))) * torch.outer(axis, axis)
+        )
+        x = batch[i].float() / 255
+        x = torch.einsum("ij,jhw->ihw", rot, x)
+        grey = x.mean(0, keepdim=True)
+        x = grey + (0.5 + u[2]) * (x - grey)
+        if u[3] < 0.5:
+            x = x[torch.randperm(3, generator=gen)]
+        out[i] = (x.clamp(0, 1) * 255).round().to(torch.uint8)
+    return out
+
+
 def batch_generator(seed: int, iteration: int, rank: int = 0) -> torch.Generator:
     """The random stream of one iteration (and one distributed rank)."""
     return torch.Generator().manual_seed((seed * 1_000_003 + iteration) * 1_009 + rank)
@@ -104,7 +177,13 @@ class PairBatches(torch.utils.data.Dataset):
     """Item ``i`` is the (content, style) uint8 batch of iteration ``i``; usable with workers."""
 
     def __init__(
-        self, content: CropSampler, style: CropSampler, batch: int, seed: int, rank: int = 0
+        self,
+        content: CropSampler,
+        style: CropSampler,
+        batch: int,
+        seed: int,
+        rank: int = 0,
+        style_color_aug: float = 0.0,
     ) -> None:
         self.content, self.style, self.batch, self.seed, self.rank = (
             content,
@@ -113,10 +192,13 @@ class PairBatches(torch.utils.data.Dataset):
             seed,
             rank,
         )
+        self.style_color_aug = style_color_aug
 
     def __len__(self) -> int:  # iterations are addressed explicitly by a sampler
         return 2**31 - 1
 
     def __getitem__(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
         gen = batch_generator(self.seed, iteration, self.rank)
-        return self.content.sample(self.batch, gen), self.style.sample(self.batch, gen)
+        content = self.content.sample(self.batch, gen)
+        style = augment_colours(self.style.sample(self.batch, gen), gen, self.style_color_aug)
+        return content, style

@@ -22,21 +22,21 @@ import torch.distributed as dist
 from torch import nn
 
 from ..errors import InputError, ModelError
-from ..losses import CCPLLoss, content_loss, style_loss
 from ..models import SCTNet
-from ..models.vgg import STYLE_TAPS
 from ..runtime import resolve_device, resolve_dtype
 from ..weights.files import encoder_fingerprint, read_state, save_sctnet, save_state
 from .data import PairBatches, batch_generator
+from .objectives import STAGES, TrainModule, loss_weights
 
 LATEST = "latest.safetensors"
 
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters; the defaults are the paper's recipe."""
+    """Hyper-parameters; the defaults are the paper's recipe (stage ``joint``)."""
 
     mode: str = "art"
+    stage: str = "joint"
     iterations: int = 160_000
     batch_size: int = 8
     crop: int = 256
@@ -46,6 +46,9 @@ class TrainConfig:
     content_weight: float = 1.0
     style_weight: float = 10.0
     ccpl_weight: float = 5.0
+    pixel_weight: float = 1.0
+    perceptual_weight: float = 1.0
+    style_color_aug: float = 0.0
     tau: float = 0.07
     num_anchors: int = 8
     precision: str = "auto"
@@ -57,6 +60,12 @@ class TrainConfig:
     workers: int = 2
 
     def validate(self) -> None:
+        if self.stage not in STAGES:
+            raise InputError(f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
+        if not 0.0 <= self.style_color_aug <= 1.0:
+            raise InputError(
+                f"style colour augmentation is a probability in [0, 1], got {self.style_color_aug}"
+            )
         if self.iterations <= 0:
             raise InputError(f"steps/iterations must be positive, got {self.iterations}")
         if not self.lr > 0:
@@ -65,38 +74,15 @@ class TrainConfig:
             raise InputError(f"batch size must be positive, got {self.batch_size}")
         if self.crop < 32 or self.crop % 8:
             raise InputError(f"crop must be a multiple of 8 and at least 32, got {self.crop}")
-        for name in ("content_weight", "style_weight", "ccpl_weight"):
+        for name in (
+            "content_weight",
+            "style_weight",
+            "ccpl_weight",
+            "pixel_weight",
+            "perceptual_weight",
+        ):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
-
-
-class TrainModule(nn.Module):
-    """Decoder + SCT + CCPL heads around a frozen encoder; forward returns the three losses."""
-
-    def __init__(self, net: SCTNet, cfg: TrainConfig) -> None:
-        super().__init__()
-        self.net = net
-        self.ccpl = CCPLLoss(net.mode, cfg.num_anchors, cfg.tau)
-        self.net.encoder.requires_grad_(False)
-        self.taps = STYLE_TAPS[net.mode]
-
-    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return dict(zip(self.taps, self.net.encoder.taps(x, self.taps), strict=True))
-
-    def forward(
-        self, content: torch.Tensor, style: torch.Tensor, gen: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        with torch.no_grad():
-            cf = self.features(content)
-            sf = self.features(style)
-        deepest = self.taps[-1]
-        fused = self.net.sct(cf[deepest], sf[deepest])
-        out = self.net.decoder(fused.to(content.dtype))
-        gf = self.features(out)
-        lc = content_loss(gf[deepest], cf[deepest])
-        ls = style_loss([gf[t] for t in self.taps], [sf[t] for t in self.taps])
-        lccpl = self.ccpl(gf, cf, generator=gen)
-        return lc, ls, lccpl, out
 
 
 class Trainer:
@@ -129,6 +115,7 @@ class Trainer:
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.ddp = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
+        self.weights = loss_weights(cfg)
         self.params = [p for p in self.module.parameters() if p.requires_grad]
         self.optim = torch.optim.Adam(self.params, lr=cfg.lr)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
@@ -150,8 +137,8 @@ class Trainer:
         self.module.train()
         amp = self.dtype != torch.float32
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=amp):
-            lc, ls, lccpl, _ = self.ddp(c, s, gen)
-        total = cfg.content_weight * lc + cfg.style_weight * ls + cfg.ccpl_weight * lccpl
+            losses = self.ddp(c, s, gen)
+        total = sum(w * losses[name] for name, w in self.weights.items())
         if not torch.isfinite(total):
             raise FloatingPointError(
                 f"loss became {float(total)} at iteration {self.iteration}; lower the learning "
@@ -162,15 +149,12 @@ class Trainer:
         self.scaler.step(self.optim)
         self.scaler.update()
         self.iteration += 1
-        values = torch.stack([lc, ls, lccpl, total]).detach().float().tolist()
-        return {
-            "iteration": self.iteration,
-            "content": values[0],
-            "style": values[1],
-            "ccpl": values[2],
-            "total": values[3],
-            "lr": self.lr_at(self.iteration - 1),
-        }
+        names = list(losses)
+        values = torch.stack([*(losses[n] for n in names), total]).detach().float().tolist()
+        record: dict[str, float] = {"iteration": self.iteration}
+        record |= dict(zip([*names, "total"], values, strict=True))
+        record["lr"] = self.lr_at(self.iteration - 1)
+        return record
 
     def run(
         self,
@@ -247,6 +231,9 @@ class Trainer:
         tensors, meta = read_state(path)
         if meta.get("ccpl.kind") != "training-checkpoint":
             raise ModelError(f"{path} is not a training checkpoint (no optimiser state)")
+        stage = json.loads(meta.get("ccpl.config") or "{}").get("stage", "joint")
+        if stage != self.cfg.stage:
+            raise ModelError(f"{path} is a checkpoint of stage {stage!r}, not {self.cfg.stage!r}")
         if meta.get("ccpl.mode") != self.cfg.mode:
             raise ModelError(f"{path} is a {meta.get('ccpl.mode')} checkpoint, not {self.cfg.mode}")
         net_state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
@@ -305,15 +292,12 @@ def _to_float(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def _mean_record(window: list[dict]) -> dict:
-    keys = ("content", "style", "ccpl", "total")
+    keys = [k for k in window[0] if k not in ("iteration", "lr")]
     rec = {k: sum(w[k] for w in window) / len(window) for k in keys}
     rec["iteration"] = window[-1]["iteration"]
     rec["lr"] = window[-1]["lr"]
     rec["finite"] = all(math.isfinite(w["total"]) for w in window)
     return rec
-
-
-__all__ = ["LATEST", "TrainConfig", "TrainModule", "Trainer"]
 
 
 def export_checkpoint(

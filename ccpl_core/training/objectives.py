@@ -1,0 +1,117 @@
+"""What each training stage minimises: one module, one forward, named losses.
+
+A good SCT model is built in stages (the paper's joint recipe alone needs ~160k iterations to get
+there from scratch):
+
+- ``reconstruct``: the decoder learns to invert the frozen encoder's deepest features (pixel +
+  perceptual loss). Only a decoder that can invert *general* features renders a transformed
+  style faithfully.
+- ``sct``: SCT alone, in feature space, regressed onto the closed-form whitening-colouring
+  transform (WCT) of the same content/style pair. No decoder in the loop, so it is cheap.
+- ``joint``: the paper's losses (content, mean/std style, CCPL) through decoder and SCT.
+
+``forward`` returns the unweighted losses by name; :func:`loss_weights` gives their weights.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..losses import CCPLLoss, content_loss, style_loss
+from ..models import SCTNet
+from ..models.vgg import STYLE_TAPS
+from .wct import whiten_colour
+
+if TYPE_CHECKING:
+    from .trainer import TrainConfig
+
+STAGES = ("joint", "reconstruct", "sct")
+
+
+def loss_weights(cfg: TrainConfig) -> dict[str, float]:
+    """Weight of each named loss of ``cfg.stage``."""
+    return {
+        "joint": {
+            "content": cfg.content_weight,
+            "style": cfg.style_weight,
+            "ccpl": cfg.ccpl_weight,
+        },
+        "reconstruct": {"pixel": cfg.pixel_weight, "perceptual": cfg.perceptual_weight},
+        "sct": {"wct": 1.0},
+    }[cfg.stage]
+
+
+def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE divided by the target's mean square: comparable across layers and feature scales."""
+    target = target.detach().float()
+    return F.mse_loss(x.float(), target) / target.square().mean().clamp_min(1e-8)
+
+
+class TrainModule(nn.Module):
+    """Decoder + SCT + CCPL heads around a frozen encoder; trains the parts ``cfg.stage`` needs."""
+
+    def __init__(self, net: SCTNet, cfg: TrainConfig) -> None:
+        super().__init__()
+        if cfg.stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {cfg.stage!r}")
+        self.net = net
+        self.stage = cfg.stage
+        self.ccpl = CCPLLoss(net.mode, cfg.num_anchors, cfg.tau)
+        self.taps = STYLE_TAPS[net.mode]
+        net.encoder.requires_grad_(False)
+        net.decoder.requires_grad_(cfg.stage in ("joint", "reconstruct"))
+        net.sct.requires_grad_(cfg.stage in ("joint", "sct"))
+        self.ccpl.requires_grad_(cfg.stage == "joint")
+
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return dict(zip(self.taps, self.net.encoder.taps(x, self.taps), strict=True))
+
+    def forward(
+        self, content: torch.Tensor, style: torch.Tensor, gen: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        if self.stage == "reconstruct":
+            return self.reconstruct(torch.cat([content, style]))
+        if self.stage == "sct":
+            return self.regress_sct(content, style)
+        return self.joint(content, style, gen)
+
+    def joint(
+        self, content: torch.Tensor, style: torch.Tensor, gen: torch.Generator | None
+    ) -> dict[str, torch.Tensor]:
+        """The paper's objective: content + mean/std style + CCPL on the stylised image."""
+        with torch.no_grad():
+            cf = self.features(content)
+            sf = self.features(style)
+        deepest = self.taps[-1]
+        fused = self.net.sct(cf[deepest], sf[deepest])
+        out = self.net.decoder(fused.to(content.dtype))
+        gf = self.features(out)
+        return {
+            "content": content_loss(gf[deepest], cf[deepest]),
+            "style": style_loss([gf[t] for t in self.taps], [sf[t] for t in self.taps]),
+            "ccpl": self.ccpl(gf, cf, generator=gen),
+        }
+
+    def reconstruct(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Decode the images' own deepest features: L1 in pixels + relative MSE at every tap."""
+        with torch.no_grad():
+            target = self.features(images)
+        out = self.net.decoder(target[self.taps[-1]].to(images.dtype))
+        h, w = images.shape[-2:]
+        out = out[..., :h, :w]
+        got = self.features(out)
+        perceptual = sum(relative_mse(got[t], target[t]) for t in self.taps) / len(self.taps)
+        return {"pixel": F.l1_loss(out.float(), images.float()), "perceptual": perceptual}
+
+    def regress_sct(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
+        """SCT's fused features against the closed-form WCT of the same pair (relative MSE)."""
+        deepest = self.taps[-1]
+        with torch.no_grad():
+            cf = self.features(content)[deepest].float()
+            sf = self.features(style)[deepest].float()
+            target = whiten_colour(cf, sf)
+        return {"wct": relative_mse(self.net.sct(cf, sf), target)}

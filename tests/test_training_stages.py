@@ -1,0 +1,224 @@
+"""The staged recipe: each stage trains its own parts, lowers its own loss and resumes exactly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_training import samplers
+
+from ccpl_core import InputError, ModelError
+from ccpl_core.cli import main
+from ccpl_core.models.init import random_sctnet
+from ccpl_core.training import PairBatches, TrainConfig, Trainer
+from ccpl_core.training.data import CropSampler, augment_colours, families_of
+from ccpl_core.training.wct import whiten_colour
+from ccpl_core.weights.files import read_state
+
+
+def stage_trainer(tmp_path, stage, iterations=6, **kw):
+    torch.manual_seed(0)
+    net = random_sctnet("art", seed=1)
+    cfg = TrainConfig(
+        stage=stage,
+        iterations=iterations,
+        batch_size=2,
+        crop=64,
+        workers=0,
+        log_every=1,
+        save_every=3,
+        precision="fp32",
+        **kw,
+    )
+    c, s = samplers()
+    return Trainer(net, cfg, PairBatches(c, s, 2, 0, style_color_aug=0.5), tmp_path, device="cpu")
+
+
+def fixed_loss(t: Trainer) -> float:
+    c, s = t.batches[10_000]
+    with torch.no_grad():
+        losses = t.module(c.float() / 255, s.float() / 255, torch.Generator().manual_seed(0))
+    return float(sum(t.weights[k] * losses[k] for k in t.weights))
+
+
+def grads(t: Trainer) -> dict[str, bool]:
+    net = t.module.net
+    return {
+        part: any(p.requires_grad for p in getattr(net, part).parameters())
+        for part in ("encoder", "sct", "decoder")
+    }
+
+
+@pytest.mark.parametrize(
+    "stage,losses,trains",
+    [
+        ("reconstruct", {"pixel", "perceptual"}, {"encoder": False, "sct": False, "decoder": True}),
+        ("sct", {"wct"}, {"encoder": False, "sct": True, "decoder": False}),
+    ],
+)
+def test_stage_trains_its_parts_and_lowers_its_loss(tmp_path, stage, losses, trains):
+    t = stage_trainer(tmp_path, stage, iterations=25, lr=1e-3)
+    assert grads(t) == trains
+    frozen = {k: v.clone() for k, v in t.module.net.state_dict().items()}
+    before = fixed_loss(t)
+    history = t.run()
+    assert set(history[-1]) >= losses | {"total", "iteration", "lr"}
+    assert fixed_loss(t) < 0.8 * before
+    after = t.module.net.state_dict()
+    for part, trained in trains.items():
+        changed = any(not torch.equal(frozen[k], after[k]) for k in after if k.startswith(part))
+        assert changed == trained, part
+
+
+@pytest.mark.parametrize("stage", ["reconstruct", "sct"])
+def test_stage_resume_equals_uninterrupted(tmp_path, stage):
+    full = stage_trainer(tmp_path / "a", stage)
+    full.run()
+    part = stage_trainer(tmp_path / "b", stage)
+    part.run(until=3)
+    resumed = stage_trainer(tmp_path / "c", stage)
+    resumed.load_checkpoint(tmp_path / "b" / "latest.safetensors")
+    resumed.run()
+    a, b = full.module.state_dict(), resumed.module.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_checkpoint_of_another_stage_is_refused(tmp_path):
+    stage_trainer(tmp_path, "reconstruct", iterations=1).run()
+    other = stage_trainer(tmp_path / "x", "sct")
+    with pytest.raises(ModelError, match="stage 'reconstruct'"):
+        other.load_checkpoint(tmp_path / "latest.safetensors")
+
+
+def test_bad_stage_and_augmentation_rejected():
+    with pytest.raises(InputError, match="stage"):
+        TrainConfig(stage="warmup").validate()
+    with pytest.raises(InputError, match="probability"):
+        TrainConfig(style_color_aug=1.5).validate()
+
+
+def test_wct_gives_the_style_mean_and_covariance():
+    gen = torch.Generator().manual_seed(0)
+    content = torch.randn(2, 8, 12, 12, generator=gen)
+    mix = torch.randn(8, 8, generator=gen)
+    style = torch.einsum("ij,bjhw->bihw", mix, torch.randn(2, 8, 10, 10, generator=gen)) + 3
+    out = whiten_colour(content, style)
+    for o, s in zip(out, style, strict=True):
+        of, sf = o.flatten(1).double(), s.flatten(1).double()
+        assert torch.allclose(of.mean(1), sf.mean(1), atol=1e-4)
+        assert torch.allclose(of.cov(), sf.cov(), atol=1e-3)
+    # structure survives: the output is an affine function of the content at every position
+    assert not torch.allclose(out[0], out[0].mean((1, 2), keepdim=True).expand_as(out[0]))
+
+
+def test_wct_ignores_directions_a_small_crop_lacks():
+    # 4 positions, 8 channels: the content covariance has rank 3; no blow-up
+    content = torch.randn(1, 8, 2, 2)
+    style = torch.randn(1, 8, 6, 6)
+    out = whiten_colour(content, style)
+    assert torch.isfinite(out).all()
+    assert out.abs().max() < 20 * style.abs().max()
+
+
+def test_colour_augmentation():
+    images = torch.stack(
+        [samplers()[0].sample(1, torch.Generator().manual_seed(i))[0] for i in (0, 1)]
+    )
+    same = augment_colours(images, torch.Generator().manual_seed(3), 0.0)
+    assert torch.equal(same, images)
+    a = augment_colours(images, torch.Generator().manual_seed(3), 1.0)
+    b = augment_colours(images, torch.Generator().manual_seed(3), 1.0)
+    assert torch.equal(a, b) and a.dtype == torch.uint8 and a.shape == images.shape
+    # the palette moves (mean colour per channel), the layout does not (luminance edges)
+    assert (a.float().mean((2, 3)) - images.float().mean((2, 3))).abs().max() > 5
+    lum_a, lum_i = a.float().mean(1), images.float().mean(1)
+    corr = torch.corrcoef(torch.stack([lum_a.flatten(), lum_i.flatten()]))[0, 1]
+    assert corr > 0.5
+
+
+def test_families_are_drawn_uniformly(tmp_path):
+    files = [tmp_path / "paintings" / "a.jpg"] + [tmp_path / "game" / f"{i}.jpg" for i in range(9)]
+    fams = families_of(files, tmp_path)
+    assert fams == ["paintings"] + ["game"] * 9
+    images = [torch.full((3, 8, 8), i, dtype=torch.uint8) for i in range(10)]
+    sampler = CropSampler(images, 8, "style", fams)
+    picks = sampler.sample(2000, torch.Generator().manual_seed(0))[:, 0, 0, 0]
+    share = (picks == 0).float().mean().item()
+    assert 0.45 < share < 0.55  # one painting weighs as much as nine game images
+    assert len(set(picks.tolist())) == 10
+
+
+def test_staged_recipe_on_the_command_line(tmp_path, art_model_file, capsys):
+    from helpers import DATA
+
+    for name, folder in (
+        ("astronaut", "c/a"),
+        ("chelsea", "c/b"),
+        ("hubble", "s/x"),
+        ("rocket", "s/y"),
+    ):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / f"{name}.jpg").write_bytes((DATA / f"{name}.jpg").read_bytes())
+    common = [
+        "--content",
+        str(tmp_path / "c"),
+        "--style",
+        str(tmp_path / "s"),
+        "--iterations",
+        "2",
+        "--batch-size",
+        "1",
+        "--crop",
+        "64",
+        "--resize",
+        "64",
+        "--workers",
+        "0",
+        "--precision",
+        "fp32",
+    ]
+    assert (
+        main(
+            [
+                "train",
+                *common,
+                "--init",
+                str(art_model_file),
+                "--stage",
+                "reconstruct",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
+    first = tmp_path / "r" / "latest.safetensors"
+    argv = ["train", *common, "--init", str(first), "--stage", "sct", "--out", str(tmp_path / "z")]
+    assert main(argv) == 2
+    assert "also pass --encoder" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "train",
+                *common,
+                "--init",
+                str(first),
+                "--encoder",
+                str(art_model_file),
+                "--stage",
+                "sct",
+                "--style-color-aug",
+                "0.5",
+                "--out",
+                str(tmp_path / "s1"),
+                "--export",
+                str(tmp_path / "m.safetensors"),
+            ]
+        )
+        == 0
+    )
+    r, _ = read_state(first)
+    s, meta = read_state(tmp_path / "s1" / "latest.safetensors")
+    # the sct stage started from the reconstruct stage's decoder and left it alone
+    assert torch.equal(r["net.decoder.28.weight"], s["net.decoder.28.weight"])
+    assert '"stage": "sct"' in meta["ccpl.config"]
+    assert (tmp_path / "m.safetensors").exists()
