@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -24,9 +25,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _WarningLines(logging.Handler):
+    """Core warnings (e.g. an output adjusted to what a container takes) as one line each."""
+
+    command = "ccpl"
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"ccpl {self.command}: warning: {record.getMessage()}", file=sys.stderr)
+
+
+_WARNINGS = _WarningLines(logging.WARNING)
+
+
+def _show_warnings(command: str) -> None:
+    log = logging.getLogger("ccpl")
+    _WARNINGS.command = command
+    if _WARNINGS not in log.handlers:
+        log.addHandler(_WARNINGS)
+    log.setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _show_warnings(args.command)
     try:
         return int(args.func(args) or 0)
     except CCPLError as exc:

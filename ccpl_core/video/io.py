@@ -7,6 +7,8 @@ video output keeps the source frame rate and copies the source's audio stream wh
 from __future__ import annotations
 
 import contextlib
+import heapq
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ from PIL import Image
 
 from ..errors import InputError
 from ..images import IMAGE_SUFFIXES
+
+log = logging.getLogger("ccpl")
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".gif")
 #: x264 speed presets (slower = smaller file at the same quality).
@@ -113,8 +117,49 @@ class FrameSource:
             raise InputError(f"{self.path} contains no decodable frames")
 
 
+#: Video codec and pixel format per output container.
+VIDEO_CODECS = {
+    ".mp4": ("libx264", "yuv420p"),
+    ".m4v": ("libx264", "yuv420p"),
+    ".mov": ("libx264", "yuv420p"),
+    ".mkv": ("libx264", "yuv420p"),
+    ".avi": ("mpeg4", "yuv420p"),
+    ".webm": ("libvpx-vp9", "yuv420p"),
+    ".gif": ("gif", "rgb8"),
+}
+#: Audio codecs each container takes as they are (None: any); others are re-encoded.
+AUDIO_COPY: dict[str, frozenset[str] | None] = {
+    ".mp4": frozenset({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}),
+    ".m4v": frozenset({"aac", "mp3", "alac", "ac3", "eac3"}),
+    ".mov": frozenset({"aac", "mp3", "alac", "ac3", "pcm_s16le", "pcm_s16be", "pcm_s24le"}),
+    ".mkv": None,
+    ".avi": frozenset({"mp3", "mp2", "ac3", "pcm_s16le", "pcm_u8"}),
+    ".webm": frozenset({"opus", "vorbis"}),
+    ".gif": frozenset(),
+}
+#: The codec audio is re-encoded to when it cannot be copied (None: dropped).
+AUDIO_ENCODE = {
+    ".mp4": "aac",
+    ".m4v": "aac",
+    ".mov": "aac",
+    ".mkv": "aac",
+    ".avi": "libmp3lame",
+    ".webm": "libopus",
+    ".gif": None,
+}
+#: Marks a frames folder whose run has not finished.
+INCOMPLETE_MARK = "_INCOMPLETE"
+
+
 class FrameSink:
-    """Writes uint8 [H, W, 3] frames to a video file or a folder of PNG frames."""
+    """Writes uint8 [H, W, 3] frames to a video file or a folder of PNG frames.
+
+    Nothing is published under the final name before :meth:`close`: a video goes to a hidden
+    temporary file, a frame to a temporary name that is renamed when complete. The frames are
+    encoded first and the source's audio is added in a final remux (copied when the container
+    takes its codec, else re-encoded), so a problem with the audio never costs the stylised
+    frames: the video is then kept without sound and a warning says why.
+    """
 
     def __init__(
         self,
@@ -135,68 +180,165 @@ class FrameSink:
         self.count = 0
         self.audio_from = audio_from if info.has_audio else None
         self._container = None
-        if self.path.suffix.lower() in VIDEO_SUFFIXES:
+        suffix = self.path.suffix.lower()
+        if suffix in VIDEO_SUFFIXES:
             if self.path.exists() and not overwrite:
                 raise InputError(f"output exists: {self.path} (use --overwrite)")
-            self.tmp = self.path.with_name(f".{self.path.name}.partial{self.path.suffix}")
+            self.suffix = suffix
+            codec, pix_fmt = VIDEO_CODECS[suffix]
+            # 4:2:0 chroma needs even sizes: drop a last odd row/column rather than fail later
+            self.size = (info.width, info.height)
+            if pix_fmt == "yuv420p":
+                self.size = (info.width - info.width % 2, info.height - info.height % 2)
+            if min(self.size) < 2:
+                raise InputError(f"{self.path}: frames of {info.width}x{info.height} are too small")
+            if self.size != (info.width, info.height):
+                log.warning(
+                    "%s: %s needs even frame sizes; writing %dx%d (last odd row/column dropped)",
+                    self.path.name,
+                    suffix,
+                    *self.size,
+                )
+            self.tmp = _temp_name(self.path, "frames")
             av = _av()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._container = av.open(str(self.tmp), mode="w")
-            codec = (
-                "libx264"
-                if self.path.suffix.lower() in (".mp4", ".mkv", ".mov", ".m4v")
-                else "mpeg4"
-            )
             self._stream = self._container.add_stream(codec, rate=info.fps)
-            self._stream.width, self._stream.height = info.width, info.height
-            self._stream.pix_fmt = "yuv420p"
+            self._stream.width, self._stream.height = self.size
+            self._stream.pix_fmt = pix_fmt
             if codec == "libx264":
                 self._stream.options = {"crf": str(int(crf)), "preset": preset}
-            self._audio_in = self._audio_out = None
-            if self.audio_from is not None:
-                self._audio_in = av.open(str(self.audio_from))
-                self._audio_out = self._container.add_stream_from_template(
-                    self._audio_in.streams.audio[0]
-                )
         else:
+            if self.path.exists() and not self.path.is_dir():
+                raise InputError(
+                    f"output {self.path} is a file with an unknown video suffix; use a folder "
+                    f"for frames or one of {', '.join(VIDEO_SUFFIXES)}"
+                )
             if self.path.exists() and any(self.path.iterdir()) and not overwrite:
                 raise InputError(f"output folder {self.path} is not empty (use --overwrite)")
             self.path.mkdir(parents=True, exist_ok=True)
+            (self.path / INCOMPLETE_MARK).write_text(
+                "this frames folder is being written or its run was interrupted\n"
+            )
 
     def write(self, frame: np.ndarray) -> None:
+        h, w = frame.shape[:2]
+        if (w, h) != (self.info.width, self.info.height):
+            raise InputError(
+                f"frame {self.count} is {w}x{h}, expected {self.info.width}x{self.info.height}"
+            )
         if self._container is None:
-            Image.fromarray(frame).save(self.path / f"frame_{self.count:06d}.png")
+            final = self.path / f"frame_{self.count:06d}.png"
+            tmp = self.path / f".frame_{self.count:06d}.partial.png"
+            Image.fromarray(frame).save(tmp)
+            os.replace(tmp, final)
         else:
             av = _av()
-            h, w = frame.shape[:2]
-            if (w, h) != (self.info.width, self.info.height):
-                raise InputError(
-                    f"frame {self.count} is {w}x{h}, expected {self.info.width}x{self.info.height}"
-                )
+            frame = frame[: self.size[1], : self.size[0]]
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
             for packet in self._stream.encode(vf):
                 self._container.mux(packet)
         self.count += 1
 
     def close(self) -> None:
+        """Finish the output; frames of an earlier, longer run in the same folder are removed."""
         if self._container is None:
+            if self.path.is_dir():
+                for old in self.path.glob("frame_*.png"):
+                    index = old.stem.removeprefix("frame_")
+                    if index.isdigit() and int(index) >= self.count:
+                        old.unlink()
+                (self.path / INCOMPLETE_MARK).unlink(missing_ok=True)
             return
         for packet in self._stream.encode():
             self._container.mux(packet)
-        if self._audio_in is not None:
-            for packet in self._audio_in.demux(self._audio_in.streams.audio[0]):
-                if packet.dts is None:
-                    continue
-                packet.stream = self._audio_out
-                self._container.mux(packet)
-            self._audio_in.close()
         self._container.close()
         self._container = None
+        if self.audio_from is not None:
+            self._add_audio()
         os.replace(self.tmp, self.path)
 
+    def _add_audio(self) -> None:
+        """Remux the encoded frames with the source's audio; keep them silent if that fails."""
+        av = _av()
+        muxed = _temp_name(self.path, "audio")
+        try:
+            with av.open(str(self.audio_from)) as src, av.open(str(self.tmp)) as frames:
+                audio_in = src.streams.audio[0]
+                name = audio_in.codec_context.codec.canonical_name
+                allowed = AUDIO_COPY[self.suffix]
+                copy = allowed is None or name in allowed
+                target = None if copy else AUDIO_ENCODE[self.suffix]
+                if not copy and target is None:
+                    log.warning(
+                        "%s: %s files carry no audio; sound dropped", self.path.name, self.suffix
+                    )
+                    return
+                with av.open(str(muxed), mode="w") as out:
+                    video_out = out.add_stream_from_template(frames.streams.video[0])
+                    if copy:
+                        audio_out = out.add_stream_from_template(audio_in)
+                    else:
+                        audio_out = out.add_stream(target, rate=audio_in.codec_context.sample_rate)
+                        log.warning(
+                            "%s: %s audio cannot go into %s as it is; re-encoded to %s",
+                            self.path.name,
+                            name,
+                            self.suffix,
+                            target,
+                        )
+                    video = _restamped(frames.demux(frames.streams.video[0]), video_out)
+                    if copy:
+                        audio = _restamped(src.demux(audio_in), audio_out)
+                    else:
+                        audio = _encoded(src.decode(audio_in), audio_out)
+                    for packet in heapq.merge(video, audio, key=_seconds):
+                        out.mux(packet)
+            os.replace(muxed, self.tmp)
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            log.warning(
+                "%s: the source audio could not be added (%s); video kept without sound",
+                self.path.name,
+                exc,
+            )
+        finally:
+            Path(muxed).unlink(missing_ok=True)
+
     def abort(self) -> None:
+        """Remove what an unfinished video wrote; a frames folder keeps its complete frames."""
         if self._container is not None:
             with contextlib.suppress(Exception):
                 self._container.close()
             self._container = None
             Path(self.tmp).unlink(missing_ok=True)
+
+
+def _restamped(packets: Iterator, stream) -> Iterator:
+    """Demuxed packets (the empty flush packets left out), re-addressed to an output stream."""
+    for packet in packets:
+        if packet.size:
+            packet.stream = stream
+            yield packet
+
+
+def _encoded(frames: Iterator, stream) -> Iterator:
+    """Decoded audio frames encoded by an output stream (which converts their sample format)."""
+    for frame in frames:
+        frame.pts = None
+        yield from stream.encode(frame)
+    yield from stream.encode(None)
+
+
+def _seconds(packet) -> float:
+    """Decoding time of a packet, for interleaving streams of different time bases.
+
+    Some containers (Matroska) store no decoding times: the presentation time stands in.
+    """
+    stamp = packet.dts if packet.dts is not None else packet.pts
+    return float(stamp * packet.time_base) if stamp is not None else 0.0
+
+
+def _temp_name(path: Path, kind: str) -> Path:
+    """A hidden sibling name that stays within the file system's name limit."""
+    stem = path.stem[:100]
+    return path.with_name(f".{stem}.{kind}.partial{path.suffix}")
