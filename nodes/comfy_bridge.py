@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,12 @@ import comfy.utils
 import folder_paths
 import torch
 
+from ..ccpl_core.errors import CCPLError
+from ..ccpl_core.models.sctnet import MODES
 from ..ccpl_core.weights.manifest import load_manifest
+from ..ccpl_core.weights.store import obtainable
+
+log = logging.getLogger("ccpl")
 
 FOLDER = "sct"
 
@@ -31,11 +37,22 @@ def models_dir() -> Path:
     return folder
 
 
-def manifest_model_names() -> list[str]:
+def manifest_model_names(available_only: bool = False) -> list[str]:
+    """Manifest models, the default art then photo model first (ComfyUI preselects the first).
+
+    ``available_only`` leaves out entries whose files are neither present nor downloadable.
+    """
     try:
-        return [e.name for e in load_manifest().models()]
-    except Exception:
+        man = load_manifest()
+    except CCPLError as exc:
+        log.warning("ComfyUI-CCPL: cannot read the model manifest: %s", exc)
         return []
+    names = [e.name for e in man.models()]
+    if available_only:
+        folder = models_dir()
+        names = [n for n in names if obtainable(man, n, folder)]
+    first = [man.default[m] for m in MODES if man.default.get(m) in names]
+    return first + [n for n in names if n not in first]
 
 
 def model_file_names() -> list[str]:
@@ -44,7 +61,8 @@ def model_file_names() -> list[str]:
         encoders = {
             f.name for e in load_manifest().entries.values() if e.kind == "encoder" for f in e.files
         }
-    except Exception:
+    except CCPLError as exc:
+        log.warning("ComfyUI-CCPL: cannot read the model manifest: %s", exc)
         encoders = set()
     return [n for n in folder_paths.get_filename_list(FOLDER) if Path(n).name not in encoders]
 

@@ -25,14 +25,15 @@ class LoadSCTModel:
 
     @classmethod
     def INPUT_TYPES(cls):
-        names = cb.manifest_model_names() + cb.model_file_names()
+        names = cb.manifest_model_names(available_only=True) + cb.model_file_names()
         return {
             "required": {
                 "model_name": (
                     names or ["(no models found)"],
                     {
-                        "tooltip": "A model from weights_manifest.json (bundled or downloaded into "
-                        "models/sct) or any .safetensors model file in models/sct."
+                        "tooltip": "A model from weights_manifest.json (bundled, present in "
+                        "models/sct or downloadable from the Hub; the bundled default comes first) "
+                        "or any .safetensors model file in models/sct."
                     },
                 ),
                 "mode": (

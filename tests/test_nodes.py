@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -96,7 +97,18 @@ def test_root_init_without_comfyui_registers_nothing():
 
 def test_loader_lists_manifest_and_folder_models(pack, tiny_model):
     names = pack.NODE_CLASS_MAPPINGS["LoadSCTModel"].INPUT_TYPES()["required"]["model_name"][0]
-    assert "tiny_art.safetensors" in names and "ccpl-art" in names
+    manifest = json.loads((ROOT / "weights_manifest.json").read_text())
+    # the bundled default comes first: ComfyUI preselects it in a freshly added node
+    assert names[0] == manifest["default"]["art"]
+    assert "tiny_art.safetensors" in names
+    # an entry that is neither present nor hosted would only fail when loaded: it is hidden
+    assert "ccpl-art" not in names
+    for spec in (
+        manifest["models"]["ccpl-art"]["files"] + manifest["models"]["vgg-normalised"]["files"]
+    ):
+        (pack.sct_dir / spec["name"]).write_bytes(b"")
+    names = pack.NODE_CLASS_MAPPINGS["LoadSCTModel"].INPUT_TYPES()["required"]["model_name"][0]
+    assert "ccpl-art" in names  # present (it is verified when loaded)
     handle, net = tiny_model
     assert handle.mode == "art" and handle.net is not net
     assert torch.equal(

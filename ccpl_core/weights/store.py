@@ -87,6 +87,22 @@ def locate(
     return paths
 
 
+def obtainable(manifest: Manifest, name: str, models_dir: str | os.PathLike) -> bool:
+    """Whether every file of ``name`` (and its encoders) is present or can be downloaded.
+
+    A quick check for model lists (presence, not sha256): an entry that fails it would only fail
+    when loaded, so lists hide it.
+    """
+    folder = Path(models_dir)
+    for entry in _with_requirements(manifest, name):
+        for spec in entry.files:
+            bundled = bundled_path(entry, spec)
+            present = (bundled is not None and bundled.is_file()) or (folder / spec.name).is_file()
+            if not present and not entry.hosted:
+                return False
+    return True
+
+
 def _with_requirements(manifest: Manifest, name: str) -> list[Entry]:
     entry = manifest.get(name)
     return [*(manifest.get(r) for r in entry.requires), entry]
