@@ -122,3 +122,21 @@ def image_to_bchw(image: torch.Tensor) -> torch.Tensor:
 
 def bchw_to_image(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1).contiguous()
+
+
+def preview(image: torch.Tensor, prefix: str) -> list[dict]:
+    """Save an IMAGE batch to ComfyUI's temp folder; the ``ui.images`` entries that show it."""
+    from PIL import Image
+
+    folder = Path(folder_paths.get_temp_directory())
+    folder.mkdir(parents=True, exist_ok=True)
+    shown = []
+    for frame in image:
+        k = 0
+        while (folder / f"{prefix}_{k:05d}.png").exists():
+            k += 1
+        name = f"{prefix}_{k:05d}.png"
+        pixels = (frame.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+        Image.fromarray(pixels).save(folder / name)
+        shown.append({"filename": name, "subfolder": "", "type": "temp"})
+    return shown

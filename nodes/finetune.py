@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from ..ccpl_core.weights.files import save_sctnet
 from . import comfy_bridge as cb
 from .handle import SCTModelHandle
 
+log = logging.getLogger("ccpl")
 _DEFAULT_STEPS, _DEFAULT_LR, _DEFAULT_CROP, _DEFAULT_BATCH = PRESETS["quick"]
 
 
@@ -117,7 +119,10 @@ class CCPLFinetune:
                         "default": 0,
                         "min": 0,
                         "max": 2**31 - 1,
-                        "tooltip": "Seed of the crop sampling.",
+                        # the frontend would randomise an INT named seed after every run, so
+                        # each Queue would retrain and save another file
+                        "control_after_generate": "fixed",
+                        "tooltip": "Seed of the crop sampling (kept fixed: change it to retrain).",
                     },
                 ),
                 "save_name": (
@@ -187,5 +192,10 @@ class CCPLFinetune:
             device=sct_model.device,
             precision=sct_model.precision,
         )
-        curve = cb.bchw_to_image(loss_curve(result.history))
-        return {"ui": {"text": [str(saved) if saved else "not saved"]}, "result": (handle, curve)}
+        where = f"saved as models/sct/{saved.name}" if saved else "not saved (save_name is empty)"
+        curve = cb.bchw_to_image(loss_curve(result.history, title=f"CCPL finetune: {where}"))
+        log.info("CCPL Finetune: %s", saved or "not saved")
+        return {
+            "ui": {"images": cb.preview(curve, "ccpl_finetune_loss"), "text": [where]},
+            "result": (handle, curve),
+        }

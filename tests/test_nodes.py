@@ -42,6 +42,7 @@ def pack(tmp_path, monkeypatch):
     mm.FREED.clear()
     module.sct_dir = models / "sct"
     module.mm, module.cu = mm, cu
+    module.folder_paths = sys.modules["folder_paths"]
     yield module
     for name in [n for n in sys.modules if n == "ccpl_pack" or n.startswith("ccpl_pack.")]:
         del sys.modules[name]
@@ -258,6 +259,15 @@ def test_finetune_node_saves_new_model_and_curve(pack, tiny_model):
     names = pack.NODE_CLASS_MAPPINGS["LoadSCTModel"].INPUT_TYPES()["required"]["model_name"][0]
     assert saved[0].name in names  # listed by the loader at once
     assert curve.shape[0] == 1 and curve.shape[-1] == 3
+    # the curve is shown on the node (core shows ui.images, not ui.text)
+    shown = res["ui"]["images"]
+    temp = Path(pack.folder_paths.get_temp_directory())
+    assert len(shown) == 1 and shown[0]["type"] == "temp"
+    assert (temp / shown[0]["filename"]).stat().st_size > 1000
+    assert saved[0].name in res["ui"]["text"][0]
+    # the seed keeps its value between runs, so a second Queue does not retrain
+    seed = ft.INPUT_TYPES()["required"]["seed"][1]
+    assert seed["control_after_generate"] == "fixed"
     with torch.inference_mode():
         (loaded,) = node(pack, "LoadSCTModel").load(saved[0].name, "auto", "auto", "fp32")
     assert loaded.net.info["steps"] == "3"

@@ -16,16 +16,19 @@ COLOURS = {
 }
 
 
-def loss_curve(history: list[dict], width: int = 640, height: int = 360) -> torch.Tensor:
+def loss_curve(
+    history: list[dict], width: int = 640, height: int = 360, title: str = ""
+) -> torch.Tensor:
     """Plot each loss (log scale, normalised to its first value) against the iteration.
 
-    Returns a float image [1, 3, height, width] in [0, 1].
+    ``title`` (e.g. where the model was saved) is written above the plot. Returns a float image
+    [1, 3, height, width] in [0, 1].
     """
     im = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(im)
     left, right, top, bottom = 50, width - 10, 30, height - 30
     draw.rectangle([left, top, right, bottom], outline=(180, 180, 180))
-    draw.text((left, 8), "loss / first value (log scale) vs step", fill=(0, 0, 0))
+    draw.text((left, 8), title or "loss / first value (log scale) vs step", fill=(0, 0, 0))
     if len(history) >= 1:
         steps = [h["iteration"] for h in history]
         x0, x1 = min(steps), max(max(steps), min(steps) + 1)

@@ -32,3 +32,7 @@ def get_full_path(folder_name, filename):
         if os.path.isfile(full):
             return full
     return None
+
+
+def get_temp_directory():
+    return os.path.join(os.path.dirname(models_dir), "temp")
