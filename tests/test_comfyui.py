@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -90,12 +89,7 @@ def server(tmp_path_factory):
     (nodes / "ComfyUI-CCPL").symlink_to(ROOT, target_is_directory=True)
     if os.environ.get("VHS_DIR"):
         (nodes / "ComfyUI-VideoHelperSuite").symlink_to(os.environ["VHS_DIR"])
-    inputs = base / "input"
-    inputs.mkdir()
-    shutil.copy(ROOT / "examples/content/astronaut.jpg", inputs / "ccpl_content.jpg")
-    shutil.copy(ROOT / "examples/content/chelsea.jpg", inputs / "ccpl_content2.jpg")
-    shutil.copy(ROOT / "examples/style/starry_night.jpg", inputs / "ccpl_style.jpg")
-    _write_clip(inputs / "ccpl_clip.mp4")
+    # nothing is copied into input/: the pack installs the example inputs itself
     port = _free_port()
     python = os.environ.get("COMFYUI_PYTHON", sys.executable)
     log = open(base / "server.log", "w")  # noqa: SIM115 - open for the server's lifetime
@@ -141,15 +135,12 @@ def server(tmp_path_factory):
     log.close()
 
 
-def _write_clip(path: Path) -> None:
-    """A short real-photo clip panning across the astronaut image (mp4, 12 frames)."""
-    import cv2
+def _clip_frames() -> int:
+    """Frames of the example clip the pack puts into ComfyUI's input folder."""
+    import av
 
-    img = cv2.imread(str(ROOT / "examples/content/astronaut.jpg"))
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 8, (192, 160))
-    for k in range(12):
-        writer.write(img[40 + 4 * k : 200 + 4 * k, 60 + 6 * k : 252 + 6 * k])
-    writer.release()
+    with av.open(str(ROOT / "examples/video/ccpl_clip.mp4")) as c:
+        return sum(1 for _ in c.decode(video=0))
 
 
 def _run(server, workflow_file: Path, timeout: float = 900) -> dict:
@@ -200,7 +191,7 @@ def test_example_workflow_runs(server, name):
         import av
 
         with av.open(str(videos[-1])) as c:
-            assert sum(1 for _ in c.decode(video=0)) == 12  # all three windows, in one file
+            assert sum(1 for _ in c.decode(video=0)) == _clip_frames()  # every window, one file
         return
     entry = _run(server, ROOT / "example_workflows" / f"{name}.json")
     outputs = entry["outputs"]
@@ -320,8 +311,9 @@ def test_vhs_meta_batch_windows_continue_the_clip(server):
     time.sleep(2)
     _wait_for_empty_queue(server)
     ref, got = _saved_frames(server, "whole"), _saved_frames(server, "win")
-    assert ref is not None and len(ref) == 12, "the whole-clip run saved no frames"
-    assert got is not None and len(got) == 12, f"windows saved {None if got is None else len(got)}"
+    n = _clip_frames()
+    assert ref is not None and len(ref) == n, "the whole-clip run saved no frames"
+    assert got is not None and len(got) == n, f"windows saved {None if got is None else len(got)}"
     history = _get(f"{server['url']}/history")
     prefix = lambda h: h["prompt"][2].get("6", {}).get("inputs", {}).get("filename_prefix")  # noqa: E731
     runs = [h for h in history.values() if prefix(h) == "win"]

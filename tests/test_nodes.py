@@ -117,6 +117,24 @@ def test_loader_lists_manifest_and_folder_models(pack, tiny_model):
     )
 
 
+def test_example_inputs_are_installed_once_and_never_replaced(pack):
+    from ccpl_pack.nodes.example_inputs import INPUTS, install_example_inputs
+
+    folder = Path(pack.folder_paths.get_input_directory())
+    # loading the pack copied every input the example workflows name
+    names = set()
+    for wf in (ROOT / "example_workflows").glob("*.json"):
+        for n in json.loads(wf.read_text())["nodes"]:
+            values = n.get("widgets_values", [])
+            values = values.values() if isinstance(values, dict) else values
+            names |= {v for v in values if isinstance(v, str) and v.endswith((".jpg", ".mp4"))}
+    assert names and names <= set(INPUTS)
+    assert all((folder / n).stat().st_size > 1000 for n in names)
+    (folder / "ccpl_style.jpg").write_bytes(b"the user's own file")
+    assert install_example_inputs() == []
+    assert (folder / "ccpl_style.jpg").read_bytes() == b"the user's own file"
+
+
 def test_loader_errors(pack, tiny_model):
     loader = node(pack, "LoadSCTModel")
     with pytest.raises(Exception, match=r"neither in weights_manifest.json nor a file"):

@@ -36,3 +36,7 @@ def get_full_path(folder_name, filename):
 
 def get_temp_directory():
     return os.path.join(os.path.dirname(models_dir), "temp")
+
+
+def get_input_directory():
+    return os.path.join(os.path.dirname(models_dir), "input")
