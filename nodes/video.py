@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import hashlib
+import weakref
 
 import torch
 
 from ..ccpl_core.color import COLOR_METHODS
 from ..ccpl_core.errors import InputError
-from ..ccpl_core.pipeline import BYTES_PER_PIXEL, PreparedStyle
+from ..ccpl_core.pipeline import BYTES_PER_PIXEL
 from ..ccpl_core.video.engine import DEFAULT_FEATURE_BLEND, ClipStylizer, VideoOptions
 from . import comfy_bridge as cb
 from .stylize import PRECISION_CHOICES, make_stylizer, style_images
 
 STATISTICS = ("per-frame", "clip")
 #: Prepared styles of recent runs, so VideoHelperSuite's meta-batch windows reuse one encoding.
-_STYLE_CACHE: dict[str, PreparedStyle] = {}
+#: Per model object (weakly held: a model that is gone takes its entry along; an id() could be
+#: reused by a newly loaded model): the style key and the style prepared for it.
+_STYLE_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: Per node (unique_id): the meta-batch run, the settings and the clip state after its last
 #: window, so the next window of the same run continues the temporal blending seamlessly.
 _WINDOWS: dict[str, tuple[object, tuple, ClipStylizer]] = {}
 _MAX_WINDOW_STATES = 8
 
 
-def _style_key(model_id: int, precision: str, style: torch.Tensor) -> str:
+def _style_key(precision: str, style: torch.Tensor) -> str:
     digest = hashlib.sha1(style.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
-    return f"{model_id}:{precision}:{tuple(style.shape)}:{digest}"
+    return f"{precision}:{tuple(style.shape)}:{digest}"
 
 
 class VideoFrameStylize:
@@ -167,13 +170,15 @@ class VideoFrameStylize:
         b, _, h, w = x.shape
         cb.free_memory_for(stylizer.device, min(b, 8) * h * w * BYTES_PER_PIXEL[4])
         styles = style_images(style, style_size)
-        key = _style_key(id(sct_model.net), str(stylizer.dtype), styles)
-        prepared = _STYLE_CACHE.get(key)
-        if prepared is None:
+        key = _style_key(str(stylizer.dtype), styles)
+        cached = _STYLE_CACHE.get(sct_model.net)
+        if cached is None or cached[0] != key:
             _STYLE_CACHE.clear()
-            prepared = _STYLE_CACHE[key] = stylizer.prepare_style(
-                [styles[i : i + 1] for i in range(styles.shape[0])]
+            cached = _STYLE_CACHE[sct_model.net] = (
+                key,
+                stylizer.prepare_style([styles[i : i + 1] for i in range(styles.shape[0])]),
             )
+        prepared = cached[1]
         run = _meta_batch_run(meta_batch)
         settings = (key, options, h, w)
         state_key = str(unique_id)

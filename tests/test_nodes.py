@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import sys
@@ -226,6 +227,15 @@ def test_video_chunked_equals_whole_and_style_cached(pack, tiny_model, monkeypat
     assert torch.allclose(whole, chunked, atol=1e-5)
     assert not torch.allclose(clip, whole, atol=1e-4)  # clip statistics change the result
     assert pack.cu.UPDATES[-1] == (6, 6)  # progress counts frames
+    # another model (same style) never gets this model's prepared style, and a model that is
+    # gone takes its entry along (an id() can be reused by the next model loaded)
+    other = pack.nodes.handle.SCTModelHandle(random_sctnet("art", seed=5), "other")
+    with torch.inference_mode():
+        vid.stylize_frames(other, frames[:1], style, 1.0, "none", 0, "per-frame")
+    assert list(cache.keys()) == [other.net]
+    del other
+    gc.collect()
+    assert len(cache) == 0
 
 
 def test_video_clip_statistics_equal_core(pack, tiny_model):
