@@ -11,7 +11,12 @@ def require_cv2():
     except ImportError as exc:
         from ..errors import InputError
 
-        raise InputError("optical flow needs OpenCV: pip install opencv-python-headless") from exc
+        raise InputError(
+            f"the temporal blending (optical flow) needs OpenCV, which cannot be imported ({exc}); "
+            "install it with `pip install opencv-python` (on a server without a display, "
+            "`opencv-python-headless`, or install the system's libGL), or set feature_blend, "
+            "flow_blend and detail_blend to 0"
+        ) from exc
     return cv2
 
 
