@@ -389,15 +389,9 @@ class Stylizer:
     def budget(self) -> int:
         return memory_budget(self.device, self._budget)
 
-    def _bytes_per_pixel(self) -> int:
-        return BYTES_PER_PIXEL[
-            torch.finfo(self.dtype).bits // 8 if self.dtype != torch.float32 else 4
-        ]
-
     def _chunk_size(self, b: int, h: int, w: int) -> int:
         """How many images go through the network together."""
-        per_image = h * w * self._bytes_per_pixel()
-        return max(1, min(b, self.budget() // max(1, per_image)))
+        return chunk_images(b, h, w, bytes_per_pixel(self.dtype), self.budget())
 
     def _tile_for(self, b: int, h: int, w: int, tile: int | None) -> int:
         """Tile side in pixels (>= max(h, w) means untiled)."""
@@ -405,13 +399,8 @@ class Stylizer:
             return max(h, w)
         if tile:
             return max(self.stride, int(tile))
-        budget = self.budget() // max(1, b)
-        if h * w * self._bytes_per_pixel() <= budget:
-            return max(h, w)
-        margin = ENCODER_MARGIN[self.mode]
-        side = int((budget / self._bytes_per_pixel()) ** 0.5) - 2 * margin
-        side -= side % self.stride
-        return max(MIN_TILE, side)
+        bpp = bytes_per_pixel(self.dtype)
+        return tile_side(b, h, w, bpp, self.budget(), ENCODER_MARGIN[self.mode], self.stride)
 
     def _steps(
         self, remaining: int, chunk: int, h: int, w: int, tile: int, per_image: bool = False
@@ -423,6 +412,83 @@ class Stylizer:
         chunks = -(-remaining // chunk)
         encode = count_tiles(h, w, tile, self.stride)
         return encode * chunks + decode * (remaining if per_image else chunks)
+
+
+def bytes_per_pixel(dtype: torch.dtype) -> int:
+    """Peak working bytes per image pixel of untiled stylisation at a compute dtype."""
+    return BYTES_PER_PIXEL[_element_size(dtype)]
+
+
+def chunk_images(b: int, h: int, w: int, bpp: int, budget: int) -> int:
+    """How many of ``b`` images of ``h`` x ``w`` go through the network together."""
+    return max(1, min(b, budget // max(1, h * w * bpp)))
+
+
+def tile_side(b: int, h: int, w: int, bpp: int, budget: int, margin: int, stride: int) -> int:
+    """Tile side in pixels for ``b`` images at once (>= max(h, w) means untiled)."""
+    budget = budget // max(1, b)
+    if h * w * bpp <= budget:
+        return max(h, w)
+    side = int((budget / bpp) ** 0.5) - 2 * margin
+    side -= side % stride
+    return max(MIN_TILE, side)
+
+
+def model_bytes(model: SCTNet, dtype: torch.dtype) -> int:
+    """Device bytes of the copies a :class:`Stylizer` makes of ``model`` at ``dtype``.
+
+    A host that shares the device (ComfyUI) asks for this much before the model moves. The SCT
+    and, in the fast dtypes, the encoder's first layers stay float32 (see MixedPrecisionEncoder).
+    """
+    layers = list(model.encoder.children())
+    split = HEAD_LAYERS if dtype != torch.float32 else len(layers)
+    exact = _elements(layers[:split]) + _elements([model.sct])
+    fast = _elements(layers[split:]) + _elements([model.decoder])
+    return exact * 4 + fast * _element_size(dtype)
+
+
+def step_bytes(
+    model: SCTNet,
+    dtype: torch.dtype,
+    batch: int,
+    height: int,
+    width: int,
+    budget: int,
+    detail: bool = False,
+) -> int:
+    """Device working bytes of the largest step :meth:`Stylizer.stylize` takes (model excluded).
+
+    Uses the planner's own choice for ``batch`` images of ``height`` x ``width`` under ``budget``:
+    a chunk of whole images, or one image in tiles plus the whole-image buffers that tiling keeps
+    on the device (input, features, fused features, output). ``detail``: a detail hook is used
+    (video ``detail_blend``), which keeps full-resolution decoder activations. An estimate with
+    the headroom of :data:`BYTES_PER_PIXEL`, so a host frees one step's memory, not a batch's.
+    """
+    elem = _element_size(dtype)
+    bpp = BYTES_PER_PIXEL[elem]
+    margin, stride = ENCODER_MARGIN[model.mode], model.stride
+    chunk = chunk_images(batch, height, width, bpp, budget)
+    side = tile_side(chunk, height, width, bpp, budget, margin, stride)
+    pixels = chunk * height * width
+    # the detail carry keeps the previous frame's activations on the device
+    carried = pixels * DETAIL_CHANNELS * elem if detail else 0
+    if side >= max(height, width):
+        return pixels * bpp + carried
+    span = side + 2 * margin
+    tile = min(height, span) * min(width, span) * bpp
+    channels = TAP_CHANNELS[DEEPEST_TAP[model.mode]]
+    # features (fast dtype), fused in float32 (+ its alpha blend) and its fast copy, per pixel
+    features = channels * (2 * elem + 8) / stride**2
+    whole = pixels * (2 * 3 * 4 + features + (DETAIL_CHANNELS * elem if detail else 0))
+    return int(tile + whole + carried)
+
+
+def _element_size(dtype: torch.dtype) -> int:
+    return 4 if dtype == torch.float32 else torch.finfo(dtype).bits // 8
+
+
+def _elements(modules: Sequence[nn.Module]) -> int:
+    return sum(t.numel() for m in modules for t in m.state_dict().values() if t.is_floating_point())
 
 
 class MixedPrecisionEncoder(nn.Module):

@@ -101,5 +101,7 @@ def is_oom(exc: BaseException) -> bool:
 
 
 def empty_cache(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
+    """Return cached blocks to the driver (after an out-of-memory error) on CUDA, MPS or XPU."""
+    backend = getattr(torch, device.type, None) if device.type in ("cuda", "mps", "xpu") else None
+    if backend is not None and hasattr(backend, "empty_cache"):
+        backend.empty_cache()
