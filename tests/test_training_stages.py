@@ -222,3 +222,10 @@ def test_staged_recipe_on_the_command_line(tmp_path, art_model_file, capsys):
     assert torch.equal(r["net.decoder.28.weight"], s["net.decoder.28.weight"])
     assert '"stage": "sct"' in meta["ccpl.config"]
     assert (tmp_path / "m.safetensors").exists()
+
+
+def test_auto_precision_trains_in_float32_on_a_cpu():
+    from ccpl_core.training.trainer import training_dtype
+
+    assert training_dtype("auto", torch.device("cpu")) == torch.float32
+    assert training_dtype("bf16", torch.device("cpu")) == torch.bfloat16
