@@ -11,9 +11,12 @@ import comfy.model_management as mm
 import comfy.utils
 import folder_paths
 import torch
+from comfy.cli_args import args as comfy_args
 
 from ..ccpl_core.errors import CCPLError
 from ..ccpl_core.models.sctnet import MODES
+from ..ccpl_core.runtime import memory_budget
+from ..ccpl_core.weights.hub import STAGING
 from ..ccpl_core.weights.manifest import load_manifest
 from ..ccpl_core.weights.store import obtainable
 
@@ -64,7 +67,13 @@ def model_file_names() -> list[str]:
     except CCPLError as exc:
         log.warning("ComfyUI-CCPL: cannot read the model manifest: %s", exc)
         encoders = set()
-    return [n for n in folder_paths.get_filename_list(FOLDER) if Path(n).name not in encoders]
+    return [
+        n
+        for n in folder_paths.get_filename_list(FOLDER)
+        # ComfyUI lists sub-folders too: a download interrupted before its final rename leaves
+        # a file in the staging folder, which is not a model yet
+        if Path(n).name not in encoders and STAGING not in Path(n).parts
+    ]
 
 
 def full_path(name: str) -> str | None:
@@ -72,6 +81,7 @@ def full_path(name: str) -> str | None:
 
 
 def torch_device(choice: str) -> torch.device:
+    """ComfyUI's device as it gives it (CUDA, XPU, MPS, DirectML...), or the CPU when forced."""
     if choice == "cpu":
         return torch.device("cpu")
     return mm.get_torch_device()
@@ -81,15 +91,60 @@ def output_device() -> torch.device:
     return mm.intermediate_device()
 
 
+def run_precision(device: torch.device, precision: str) -> str:
+    """The precision to run at on ``device``: ``auto`` is decided as ComfyUI decides for its own
+    models, so --force-fp32 and --force-fp16 apply; explicit choices are kept.
+
+    bf16 comes first where ComfyUI allows it (fp16 overflows more easily), unless --force-fp16.
+    On the CPU ComfyUI never picks a half type (its own comment: bf16 is slow there); the core's
+    policy is kept instead (bf16 only with native bf16 instructions, where it was measured about
+    twice as fast), with --force-fp32 still honoured.
+    """
+    if precision != "auto":
+        return precision
+    if getattr(comfy_args, "force_fp32", False):
+        return "fp32"
+    if device.type == "cpu":
+        return "auto"
+    if getattr(comfy_args, "force_fp16", False) and mm.should_use_fp16(device):
+        return "fp16"
+    if mm.should_use_bf16(device):
+        return "bf16"
+    if mm.should_use_fp16(device):
+        return "fp16"
+    return "fp32"
+
+
+def memory_budget_for(device: torch.device, model_bytes: int) -> int:
+    """Bytes one stylisation step may use on ``device`` (the core plans chunks and tiles to it).
+
+    On an accelerator: what ComfyUI reports free (which counts torch's cached blocks) minus the
+    memory it keeps in reserve (--reserve-vram) and the model about to be loaded, with 20 %
+    headroom; at least ComfyUI's own minimum inference memory, which it frees for us. So a run
+    uses what is free without evicting anything, and evicts only for one modest step. The CPU, and
+    a CCPL_MEMORY_BUDGET_MB override, keep the core's policy.
+    """
+    if device.type == "cpu" or os.environ.get("CCPL_MEMORY_BUDGET_MB"):
+        return memory_budget(device)
+    reserved = mm.extra_reserved_memory()
+    floor = mm.minimum_inference_memory() - reserved
+    usable = mm.get_free_memory(device) - reserved - model_bytes
+    return int(max(floor, 0.8 * usable))
+
+
 def free_memory_for(device: torch.device, bytes_needed: int) -> None:
-    """Ask ComfyUI to unload other models until ``bytes_needed`` are free on ``device``."""
+    """Ask ComfyUI to unload other models until ``bytes_needed`` (plus the memory it keeps in
+    reserve, --reserve-vram) are free on ``device``. Call it before moving anything there."""
     if device.type != "cpu":
-        mm.free_memory(bytes_needed, device)
+        mm.free_memory(bytes_needed + mm.extra_reserved_memory(), device)
 
 
-def cleanup(device: torch.device) -> None:
-    if device.type != "cpu":
-        mm.soft_empty_cache()
+def cleanup() -> None:
+    """Give cached device memory back after a run (drop references to device tensors first).
+
+    ComfyUI's soft_empty_cache knows its backend (CUDA, XPU, MPS...) and does nothing without one.
+    """
+    mm.soft_empty_cache()
 
 
 def progress_callback(total_hint: int = 1) -> Callable[[int, int], None]:

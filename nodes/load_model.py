@@ -56,8 +56,9 @@ class LoadSCTModel:
                     PRECISIONS,
                     {
                         "default": "auto",
-                        "tooltip": "fp32 is exact; auto "
-                        "uses bf16/fp16 where the hardware is fast at it (within ~1%).",
+                        "tooltip": "fp32 is exact; auto uses bf16/fp16 where the hardware is "
+                        "fast at it (within ~1%); on a GPU as ComfyUI decides, so --force-fp32 "
+                        "and --force-fp16 apply.",
                     },
                 ),
             }

@@ -2,26 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from ..ccpl_core.color import COLOR_METHODS
 from ..ccpl_core.errors import InputError
 from ..ccpl_core.images import resize_short_side
 from ..ccpl_core.masks import DEFAULT_FEATHER
-from ..ccpl_core.pipeline import BYTES_PER_PIXEL, Stylizer
+from ..ccpl_core.pipeline import Stylizer, model_bytes, step_bytes
+from ..ccpl_core.runtime import resolve_dtype
 from . import comfy_bridge as cb
 from .handle import SCTModelHandle
 
 PRECISION_CHOICES = ("model", "auto", "fp32", "bf16", "fp16")
+#: (batch, height, width) of an input the network will see.
+Shape = tuple[int, int, int]
 
 
-def make_stylizer(model: SCTModelHandle, precision: str = "model") -> Stylizer:
-    """A Stylizer on the device the model handle asks for, with ComfyUI's memory freed for it."""
+def check_handle(model: object) -> SCTModelHandle:
     if not isinstance(model, SCTModelHandle):
         raise InputError("sct_model: connect the output of a Load SCT Model node")
+    return model
+
+
+def make_stylizer(
+    model: SCTModelHandle,
+    precision: str = "model",
+    shapes: Sequence[Shape] = (),
+    detail: bool = False,
+) -> Stylizer:
+    """A Stylizer on the handle's device, with ComfyUI asked for the memory first.
+
+    The request is the model at the run dtype plus the largest step the core will plan for the
+    inputs in ``shapes`` (one chunk or one tile, not the whole batch), so ComfyUI unloads other
+    models only as far as this run needs; only then do the model's copies move to the device.
+    ``detail``: the video detail carry is on (it keeps full-resolution activations).
+    """
+    check_handle(model)
     device = cb.torch_device(model.device)
-    chosen = model.precision if precision == "model" else precision
-    return Stylizer(model.net, device=device, precision=chosen)
+    chosen = cb.run_precision(device, model.precision if precision == "model" else precision)
+    dtype = resolve_dtype(chosen, device)
+    weights = model_bytes(model.net, dtype)
+    budget = cb.memory_budget_for(device, weights)
+    work = max((step_bytes(model.net, dtype, *s, budget, detail) for s in shapes), default=0)
+    cb.free_memory_for(device, weights + work)
+    return Stylizer(model.net, device=device, precision=chosen, memory_budget_bytes=budget)
+
+
+def release(stylizer: Stylizer) -> None:
+    """After a run: drop the stylizer's device copies of the model, then give cached memory back
+    (the caller must not hold the stylizer any more; the handle's model never left the CPU)."""
+    stylizer.encoder = stylizer.decoder = stylizer.sct = None  # type: ignore[assignment]
+    cb.cleanup()
 
 
 def style_images(style: torch.Tensor, size: int, what: str = "style") -> torch.Tensor:
@@ -136,7 +169,7 @@ class Stylize:
         mask_feather=DEFAULT_FEATHER,
         precision="model",
     ):
-        stylizer = make_stylizer(sct_model, precision)
+        check_handle(sct_model)
         styles = [style_images(style, style_size)]
         weights = [1.0]
         if style_2 is not None:
@@ -148,19 +181,19 @@ class Stylize:
         ]
         if not isinstance(content, torch.Tensor) or content.numel() == 0:
             raise InputError("content: the IMAGE batch is empty")
-        x = cb.image_to_bchw(content)
-        b, _, h, w = x.shape
-        cb.free_memory_for(stylizer.device, min(b, 4) * h * w * BYTES_PER_PIXEL[4])
-        prepared = stylizer.prepare_style(flat, flat_w)
-        outside = None
+        others = []
         if outside_style is not None:
             if mask is None:
                 raise InputError("outside_style needs a mask (it is applied where the mask is 0)")
-            outside = stylizer.prepare_style(
-                style_images(outside_style, style_size, "outside_style")
-            )
+            others = [style_images(outside_style, style_size, "outside_style")]
+        x = cb.image_to_bchw(content)
+        b, _, h, w = x.shape
+        shapes = [(b, h, w)] + [(1, *s.shape[-2:]) for s in flat + others]
         result = torch.empty(b, h, w, 3, dtype=torch.float32, device=cb.output_device())
+        stylizer = make_stylizer(sct_model, precision, shapes)
         try:
+            prepared = stylizer.prepare_style(flat, flat_w)
+            outside = stylizer.prepare_style(others[0]) if others else None
             stylizer.stylize(
                 x,
                 prepared,
@@ -173,5 +206,5 @@ class Stylize:
                 out=result.permute(0, 3, 1, 2),
             )
         finally:
-            cb.cleanup(stylizer.device)
+            release(stylizer)
         return (result,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import weakref
 
@@ -9,20 +10,23 @@ import torch
 
 from ..ccpl_core.color import COLOR_METHODS
 from ..ccpl_core.errors import InputError
-from ..ccpl_core.pipeline import BYTES_PER_PIXEL
 from ..ccpl_core.video.engine import DEFAULT_FEATURE_BLEND, ClipStylizer, VideoOptions
 from . import comfy_bridge as cb
-from .stylize import PRECISION_CHOICES, make_stylizer, style_images
+from .stylize import PRECISION_CHOICES, check_handle, make_stylizer, release, style_images
 
 STATISTICS = ("per-frame", "clip")
 #: Prepared styles of recent runs, so VideoHelperSuite's meta-batch windows reuse one encoding.
 #: Per model object (weakly held: a model that is gone takes its entry along; an id() could be
-#: reused by a newly loaded model): the style key and the style prepared for it.
+#: reused by a newly loaded model): the style key and the style prepared for it (on the CPU).
 _STYLE_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: Per node (unique_id): the meta-batch run, the settings and the clip state after its last
 #: window, so the next window of the same run continues the temporal blending seamlessly.
+#: States are parked on the CPU without a model (see :func:`park`).
 _WINDOWS: dict[str, tuple[object, tuple, ClipStylizer]] = {}
 _MAX_WINDOW_STATES = 8
+#: Where state kept between runs lives: ComfyUI's unload button and free_memory only reach the
+#: models it manages, so nothing this pack keeps after a node returns may hold device memory.
+PARKING = torch.device("cpu")
 
 
 def _style_key(precision: str, style: torch.Tensor) -> str:
@@ -77,7 +81,8 @@ class VideoFrameStylize:
                     {
                         "default": "per-frame",
                         "tooltip": "per-frame: like images; clip: normalise all frames with "
-                        "the statistics of the whole batch (one look for the clip).",
+                        "the statistics of the frames this node receives (one look for them). "
+                        "With a meta-batch that is each window on its own, not the whole clip.",
                     },
                 ),
             },
@@ -116,7 +121,8 @@ class VideoFrameStylize:
                     {
                         "tooltip": "VideoHelperSuite's Meta Batch Manager (the one Load Video "
                         "uses): each window then continues the previous window's temporal "
-                        "blending, so there is no jump at window boundaries."
+                        "blending, so there is no jump at window boundaries (clip statistics "
+                        "remain per window)."
                     },
                 ),
                 "detail_blend": (
@@ -163,46 +169,73 @@ class VideoFrameStylize:
             detail_blend=detail_blend,
         )
         options.validate()
-        stylizer = make_stylizer(sct_model, precision)
+        check_handle(sct_model)
         if not isinstance(frames, torch.Tensor) or frames.numel() == 0:
             raise InputError("frames: the clip has no frames")
         x = cb.image_to_bchw(frames)
         b, _, h, w = x.shape
-        cb.free_memory_for(stylizer.device, min(b, 8) * h * w * BYTES_PER_PIXEL[4])
         styles = style_images(style, style_size)
-        key = _style_key(str(stylizer.dtype), styles)
-        cached = _STYLE_CACHE.get(sct_model.net)
-        if cached is None or cached[0] != key:
-            _STYLE_CACHE.clear()
-            cached = _STYLE_CACHE[sct_model.net] = (
-                key,
-                stylizer.prepare_style([styles[i : i + 1] for i in range(styles.shape[0])]),
-            )
-        prepared = cached[1]
+        shapes = [(b, h, w), (1, *styles.shape[-2:])]
         run = _meta_batch_run(meta_batch)
+        # one preallocated output in ComfyUI's layout: the clip is never held twice
+        result = torch.empty(b, h, w, 3, dtype=torch.float32, device=cb.output_device())
+        stylizer = make_stylizer(sct_model, precision, shapes, detail=detail_blend > 0)
+        key = _style_key(str(stylizer.dtype), styles)
         settings = (key, options, h, w)
         state_key = str(unique_id)
         saved = _WINDOWS.pop(state_key, None)
-        stats = None
-        progress = cb.progress_callback(b)
-        # one preallocated output in ComfyUI's layout: the clip is never held twice
-        result = torch.empty(b, h, w, 3, dtype=torch.float32, device=cb.output_device())
+        clip = None
         try:
+            cached = _STYLE_CACHE.get(sct_model.net)
+            if cached is None or cached[0] != key:
+                _STYLE_CACHE.clear()
+                prepared = stylizer.prepare_style([styles[i : i + 1] for i in range(len(styles))])
+                cached = _STYLE_CACHE[sct_model.net] = (key, _moved(prepared, PARKING))
+            stats = None
             if content_statistics == "clip":
                 stats = stylizer.content_statistics(x, progress=lambda d, t: cb.check_interrupt())
             if saved is not None and saved[0] is run and saved[1] == settings:
                 clip = saved[2]  # the next window of the same run: carry the state over
                 clip.stylizer, clip.content_stats = stylizer, stats
             else:
-                clip = ClipStylizer(stylizer, prepared, options, stats)
+                clip = ClipStylizer(stylizer, cached[1], options, stats)
+            progress = cb.progress_callback(b)
             clip(x, out=result.permute(0, 3, 1, 2), progress=_frames_progress(progress, b))
         finally:
-            cb.cleanup(stylizer.device)
+            if clip is not None:
+                park(clip, PARKING)
+            release(stylizer)
         if run is not None:  # kept only after a complete window; an error starts afresh
             while len(_WINDOWS) >= _MAX_WINDOW_STATES:
                 _WINDOWS.pop(next(iter(_WINDOWS)))
             _WINDOWS[state_key] = (run, settings, clip)
         return (result,)
+
+
+def park(clip: ClipStylizer, device: torch.device) -> None:
+    """Keep a clip's state between windows on ``device`` (the CPU), without a model.
+
+    Simpler than registering the states with ComfyUI's model management (which knows only
+    ModelPatcher objects): the carried tensors are one frame's features (or activations) per
+    window, cheap to copy, and the core moves a carried tensor to the frame's device as it blends.
+    """
+    clip.stylizer = None  # type: ignore[assignment]  # the next window sets its own
+    for part in (clip, clip.features, clip.detail, clip.image):
+        if part is not None:
+            for name, value in list(vars(part).items()):
+                setattr(part, name, _moved(value, device))
+
+
+def _moved(value, device: torch.device):
+    """``value`` with every tensor in it (through tuples, lists and dataclasses) on ``device``."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if type(value) in (tuple, list):
+        return type(value)(_moved(v, device) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = [f.name for f in dataclasses.fields(value) if f.init]
+        return dataclasses.replace(value, **{n: _moved(getattr(value, n), device) for n in fields})
+    return value
 
 
 def _meta_batch_run(meta_batch) -> object | None:

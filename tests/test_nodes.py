@@ -18,7 +18,7 @@ from ccpl_core.weights.files import save_sctnet
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = Path(__file__).parent / "fake_comfy"
-FAKE_MODULES = ("folder_paths", "comfy", "comfy.utils", "comfy.model_management")
+FAKE_MODULES = ("folder_paths", "comfy", "comfy.utils", "comfy.model_management", "comfy.cli_args")
 
 
 @pytest.fixture()
@@ -40,9 +40,10 @@ def pack(tmp_path, monkeypatch):
     import comfy.utils as cu
 
     cu.UPDATES.clear()
-    mm.FREED.clear()
+    mm.CALLS.clear()
     module.sct_dir = models / "sct"
     module.mm, module.cu = mm, cu
+    module.cli_args = sys.modules["comfy.cli_args"].args
     module.folder_paths = sys.modules["folder_paths"]
     yield module
     for name in [n for n in sys.modules if n == "ccpl_pack" or n.startswith("ccpl_pack.")]:
@@ -486,3 +487,338 @@ def test_video_meta_batch_windows_continue_the_clip(pack, tiny_model):
     assert torch.allclose(changed, fresh, atol=1e-6)
     with pytest.raises(ValueError, match="meta_batch: expected VideoHelperSuite"):
         run(frames[0:2], meta_batch=object(), unique_id="9")
+
+
+# ------------------------------------------------------------------ memory and devices in ComfyUI
+GIB = 2**30
+#: A 4K frame (3840 x 2160) as ComfyUI's old request sized it: whole float32 frames, 700 B/pixel.
+FRAME_4K = 3840 * 2160 * 700
+
+
+class _Stop(Exception):
+    """Ends a node run once the model would move (the request is what the test is about)."""
+
+
+@pytest.fixture()
+def gpu_like(pack, monkeypatch):
+    """ComfyUI reports an accelerator ("meta": nothing is computed there). The Stylizer is spied:
+    its construction is where the model's copies move to the device, so it records that moment
+    (and what it was given) in the call log, then builds itself on the CPU to run the test."""
+    pack.mm.STATE["device"] = torch.device("meta")
+    made: list = []
+    real = pack.nodes.stylize.Stylizer
+
+    class Spy(real):
+        stop = False
+
+        def __init__(self, model, device="auto", precision="fp32", memory_budget_bytes=None):
+            pack.mm.CALLS.append(("model moves", device))
+            made.append({"device": device, "precision": precision, "budget": memory_budget_bytes})
+            if Spy.stop:
+                raise _Stop()
+            super().__init__(model, "cpu", precision, memory_budget_bytes)
+
+    monkeypatch.setattr(pack.nodes.stylize, "Stylizer", Spy)
+    return Spy, made
+
+
+def _events(pack, names=("free_memory", "model moves", "train", "soft_empty_cache")):
+    return [c[0] for c in pack.mm.CALLS if c[0] in names]
+
+
+def _request(pack) -> int:
+    (freed,) = [c for c in pack.mm.CALLS if c[0] == "free_memory"]
+    assert freed[2] == pack.mm.STATE["device"]
+    return freed[1]
+
+
+def test_memory_is_asked_before_the_model_moves_and_given_back(pack, tiny_model, gpu_like):
+    from ccpl_core.pipeline import model_bytes
+
+    handle, _ = tiny_model
+    content, style = comfy_image(image("astronaut", 64)), comfy_image(image("hubble"))
+    frames = comfy_image(torch.cat([image("astronaut", 48), image("chelsea", 48)]))
+    with torch.inference_mode():
+        node(pack, "CCPLStylize").stylize(handle, content, style, 1.0, "none", 0)
+        assert _events(pack) == ["free_memory", "model moves", "soft_empty_cache"]
+        weights = model_bytes(handle.net, torch.float32)
+        assert _request(pack) >= weights + pack.mm.STATE["reserved"]
+        pack.mm.CALLS.clear()
+        node(pack, "CCPLVideoFrameStylize").stylize_frames(
+            handle, frames, style, 1.0, "none", 0, "per-frame"
+        )
+        assert _events(pack) == ["free_memory", "model moves", "soft_empty_cache"]
+        # an error still gives the memory back
+        pack.mm.CALLS.clear()
+        pack.mm.INTERRUPT["flag"] = True
+        with pytest.raises(pack.mm.InterruptProcessingException):
+            node(pack, "CCPLStylize").stylize(handle, content, style, 1.0, "none", 0)
+        assert _events(pack) == ["free_memory", "model moves", "soft_empty_cache"]
+    assert gpu_like[1][0]["device"] == torch.device("meta")  # ComfyUI's device, as given
+    # the handle's model never left the CPU (each run works on its own device copies)
+    assert {t.device.type for t in handle.net.state_dict().values()} == {"cpu"}
+
+
+@pytest.mark.parametrize("node_id", ["CCPLStylize", "CCPLVideoFrameStylize"])
+def test_request_is_the_model_plus_one_step_not_whole_frames(pack, tiny_model, gpu_like, node_id):
+    """A 4K batch beside a loaded diffusion model (1 GiB free) asks for the model and one tile,
+    not for four whole float32 frames (~23 GB, which would evict the diffusion model)."""
+    from ccpl_core.pipeline import model_bytes
+
+    spy, made = gpu_like
+    spy.stop = True
+    handle, _ = tiny_model
+    pack.mm.STATE["free"] = 1 * GIB
+    frames = torch.zeros(1, 1, 1, 3).expand(4, 2160, 3840, 3)  # a view: no 400 MB allocated
+    style = comfy_image(image("hubble"))
+    with pytest.raises(_Stop), torch.inference_mode():
+        if node_id == "CCPLStylize":
+            node(pack, node_id).stylize(handle, frames, style, 1.0, "none", 0)
+        else:
+            node(pack, node_id).stylize_frames(handle, frames, style, 1.0, "none", 0, "per-frame")
+    asked = _request(pack)
+    weights = model_bytes(handle.net, torch.float32)
+    assert weights + pack.mm.STATE["reserved"] < asked < 4 * FRAME_4K / 5
+    # the core plans its tiles to the budget the request was sized from: ComfyUI's own minimum
+    # inference memory here (the free memory minus the reserve is less)
+    floor = pack.mm.minimum_inference_memory() - pack.mm.STATE["reserved"]
+    assert made[0]["budget"] == int(floor)
+    # one tile within the budget, plus one frame's whole-image buffers (input, features, output)
+    assert asked < weights + made[0]["budget"] + 3840 * 2160 * 200 + pack.mm.STATE["reserved"]
+
+
+def test_budget_uses_free_memory_and_honours_reserved_memory(
+    pack, tiny_model, gpu_like, monkeypatch
+):
+    from ccpl_pack.nodes import comfy_bridge as cb
+
+    from ccpl_core.pipeline import model_bytes
+
+    spy, made = gpu_like
+    spy.stop = True
+    handle, _ = tiny_model
+    meta, weights = torch.device("meta"), 10**8
+    pack.mm.STATE["free"] = 10 * GIB
+    default = cb.memory_budget_for(meta, weights)
+    assert default == int(0.8 * (10 * GIB - 400 * 2**20 - weights))
+    pack.mm.STATE["reserved"] = 4 * GIB  # --reserve-vram 4
+    assert cb.memory_budget_for(meta, weights) == int(0.8 * (6 * GIB - weights))
+    pack.mm.STATE["free"] = 1 * GIB  # less than the reserve: ComfyUI's minimum, freed for us
+    assert cb.memory_budget_for(meta, weights) == int(0.8 * GIB)
+    assert cb.memory_budget_for(torch.device("cpu"), weights) <= 1.5 * GIB  # the core's policy
+    # the request to ComfyUI keeps the reserve free on top of what the run uses
+    pack.mm.STATE["free"] = 10 * GIB
+    with pytest.raises(_Stop), torch.inference_mode():
+        node(pack, "CCPLStylize").stylize(
+            handle, comfy_image(image("astronaut", 64)), comfy_image(image("hubble")), 1, "none", 0
+        )
+    assert _request(pack) > 4 * GIB
+    assert made[-1]["budget"] == int(0.8 * (6 * GIB - model_bytes(handle.net, torch.float32)))
+    # an explicit CCPL_MEMORY_BUDGET_MB still wins
+    monkeypatch.setenv("CCPL_MEMORY_BUDGET_MB", "100")
+    assert cb.memory_budget_for(meta, weights) == 100 * 2**20
+
+
+def test_auto_precision_follows_comfyui_flags(pack, tiny_model, gpu_like):
+    from dataclasses import replace
+
+    from ccpl_pack.nodes import comfy_bridge as cb
+
+    spy, made = gpu_like
+    spy.stop = True
+    meta, cpu, args = torch.device("meta"), torch.device("cpu"), pack.cli_args
+    assert cb.run_precision(meta, "auto") == "bf16"  # bf16 first where ComfyUI allows it
+    assert cb.run_precision(meta, "fp16") == "fp16"  # an explicit choice is kept
+    assert cb.run_precision(cpu, "auto") == "auto"  # the core's CPU policy
+    pack.mm.STATE["bf16"] = False
+    assert cb.run_precision(meta, "auto") == "fp16"
+    pack.mm.STATE["fp16"] = False
+    assert cb.run_precision(meta, "auto") == "fp32"
+    pack.mm.STATE["bf16"] = pack.mm.STATE["fp16"] = True
+    args.force_fp16 = True
+    assert cb.run_precision(meta, "auto") == "fp16"
+    args.force_fp16, args.force_fp32 = False, True
+    assert cb.run_precision(meta, "auto") == "fp32"
+    assert cb.run_precision(cpu, "auto") == "fp32"
+    assert cb.run_precision(meta, "bf16") == "bf16"
+    # the nodes resolve the loader's "auto" this way before the model moves
+    handle = replace(tiny_model[0], precision="auto")
+    with pytest.raises(_Stop), torch.inference_mode():
+        node(pack, "CCPLStylize").stylize(
+            handle, comfy_image(image("astronaut", 64)), comfy_image(image("hubble")), 1, "none", 0
+        )
+    assert made[-1]["precision"] == "fp32"
+    args.force_fp32 = False
+    with pytest.raises(_Stop), torch.inference_mode():
+        node(pack, "CCPLVideoFrameStylize").stylize_frames(
+            handle,
+            comfy_image(image("astronaut", 64)),
+            comfy_image(image("hubble")),
+            1,
+            "none",
+            0,
+            "per-frame",
+        )
+    assert made[-1]["precision"] == "bf16"
+    # each request was sized at its run dtype: bf16 weights and activations are smaller
+    fp32, bf16 = [c[1] for c in pack.mm.CALLS if c[0] == "free_memory"]
+    assert bf16 < fp32
+
+
+def _tensors_and_modules(obj, seen=None) -> tuple[list[torch.Tensor], list[object]]:
+    """Every tensor and every module (or Stylizer) reachable from ``obj`` through attributes,
+    dataclass fields, tuples, lists and dicts."""
+    from ccpl_core.pipeline import Stylizer
+
+    seen = set() if seen is None else seen
+    tensors, modules = [], []
+    if id(obj) in seen or isinstance(obj, str | bytes | int | float | np.ndarray | type(None)):
+        return tensors, modules
+    seen.add(id(obj))
+    if isinstance(obj, torch.Tensor):
+        return [obj], modules
+    if isinstance(obj, torch.nn.Module | Stylizer):
+        return tensors, [obj]
+    if isinstance(obj, dict):
+        children = list(obj.values())
+    elif isinstance(obj, tuple | list):
+        children = list(obj)
+    else:
+        children = list(getattr(obj, "__dict__", {}).values())
+    for child in children:
+        t, m = _tensors_and_modules(child, seen)
+        tensors += t
+        modules += m
+    return tensors, modules
+
+
+def test_window_states_are_parked_on_the_cpu_without_a_model(pack, tiny_model):
+    from test_video import pan_frames
+
+    handle, _ = tiny_model
+    frames = torch.from_numpy(np.stack(pan_frames(4))).float() / 255
+    style = comfy_image(image("hubble"))
+    vid = node(pack, "CCPLVideoFrameStylize")
+    manager = _BatchManager()
+    with torch.inference_mode():
+        for i in (0, 2):
+            vid.stylize_frames(
+                handle,
+                frames[i : i + 2],
+                style,
+                1.0,
+                "none",
+                0,
+                "per-frame",
+                feature_blend=0.9,
+                detail_blend=0.2,
+                meta_batch=manager,
+                unique_id="3",
+            )
+    video = pack.nodes.video
+    state = video._WINDOWS["3"]
+    tensors, modules = _tensors_and_modules(state)
+    assert modules == []  # no model copy (it would hold device memory ComfyUI cannot unload)
+    assert tensors and {t.device.type for t in tensors} == {"cpu"}
+    cached, _ = _tensors_and_modules(dict(video._STYLE_CACHE))
+    assert cached and {t.device.type for t in cached} == {"cpu"}
+    # parking reaches every tensor the state holds (shown by parking it on another device)
+    video.park(state[2], torch.device("meta"))
+    moved, _ = _tensors_and_modules(state)
+    assert {t.device.type for t in moved} == {"meta"}
+
+
+def test_finetune_asks_for_memory_first_and_gives_it_back(pack, tiny_model, monkeypatch):
+    from ccpl_pack.nodes.finetune import training_bytes
+
+    handle, _ = tiny_model
+    pack.mm.STATE["device"] = torch.device("meta")
+    real = pack.nodes.finetune.finetune
+    seen = {}
+
+    def spy(*args, device, precision, **kw):
+        pack.mm.CALLS.append(("train", device))
+        seen["precision"] = precision
+        return real(*args, device="cpu", precision=precision, **kw)
+
+    monkeypatch.setattr(pack.nodes.finetune, "finetune", spy)
+    with torch.inference_mode():
+        node(pack, "CCPLFinetune").finetune(
+            handle,
+            comfy_image(image("hubble", 96)),
+            comfy_image(image("astronaut", 96)),
+            1,
+            1e-4,
+            1.0,
+            10.0,
+            5.0,
+            64,
+            2,
+            0,
+            "",
+        )
+    assert _events(pack) == ["free_memory", "train", "soft_empty_cache"]
+    assert _request(pack) == training_bytes(handle.net, 2, 64) + pack.mm.STATE["reserved"]
+    assert training_bytes(handle.net, 2, 64) > 4 * sum(p.numel() for p in handle.net.parameters())
+    assert seen["precision"] == "fp32"  # the handle's explicit choice
+
+
+def test_model_list_ignores_download_staging_leftovers(pack, tiny_model):
+    from ccpl_core.weights.hub import STAGING
+
+    (pack.sct_dir / STAGING).mkdir()
+    save_sctnet(tiny_model[1], pack.sct_dir / STAGING / "half_done.safetensors")
+    (pack.sct_dir / "mine").mkdir()
+    save_sctnet(tiny_model[1], pack.sct_dir / "mine" / "sub.safetensors")
+    names = pack.NODE_CLASS_MAPPINGS["LoadSCTModel"].INPUT_TYPES()["required"]["model_name"][0]
+    assert "tiny_art.safetensors" in names and str(Path("mine", "sub.safetensors")) in names
+    assert not [n for n in names if "half_done" in n]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_real_gpu_memory_is_asked_first_and_nothing_stays(pack, tiny_model):
+    """On a GPU: nothing of ours is on the device when ComfyUI is asked, the windows continue the
+    clip from CPU-parked state, and after the runs nothing of ours is left on the device."""
+    from test_video import pan_frames
+
+    handle, _ = tiny_model
+    gpu = torch.device("cuda", torch.cuda.current_device())  # ComfyUI gives an indexed device
+    pack.mm.STATE["device"] = gpu
+    pack.mm.STATE["free"] = torch.cuda.mem_get_info(gpu)[0]
+    base = torch.cuda.memory_allocated(gpu)
+    frames = torch.from_numpy(np.stack(pan_frames(6))).float() / 255
+    style = comfy_image(image("hubble"))
+    vid = node(pack, "CCPLVideoFrameStylize")
+    opts = {"feature_blend": 0.9, "detail_blend": 0.2}
+    with torch.inference_mode():
+        (whole,) = vid.stylize_frames(handle, frames, style, 1.0, "none", 0, "per-frame", **opts)
+        manager = _BatchManager()
+        windows = [
+            vid.stylize_frames(
+                handle,
+                frames[i : i + 2],
+                style,
+                1.0,
+                "none",
+                0,
+                "per-frame",
+                meta_batch=manager,
+                unique_id="5",
+                **opts,
+            )[0]
+            for i in (0, 2, 4)
+        ]
+        (img,) = node(pack, "CCPLStylize").stylize(
+            handle, comfy_image(image("astronaut", 96)), style, 1.0, "none", 0
+        )
+    assert torch.allclose(torch.cat(windows), whole, atol=1e-4)
+    freed = [c for c in pack.mm.CALLS if c[0] == "free_memory"]
+    assert len(freed) == 5 and all(c[2] == gpu and c[3] == base for c in freed)
+    assert torch.cuda.memory_allocated(gpu) == base
+    tensors, modules = _tensors_and_modules(pack.nodes.video._WINDOWS["5"])
+    assert not modules and {t.device.type for t in tensors} == {"cpu"}
+    assert {t.device.type for t in handle.net.state_dict().values()} == {"cpu"}
+    from ccpl_core import Stylizer
+
+    ref = Stylizer(handle.net).stylize(image("astronaut", 96), image("hubble"))
+    assert img.device.type == "cpu" and (img - comfy_image(ref)).abs().max() < 2e-3

@@ -18,12 +18,17 @@ def get_folder_paths(folder_name):
 
 
 def get_filename_list(folder_name):
+    """Like ComfyUI: every file below each folder (sub-folders too, hidden ones included)."""
     paths, exts = folder_names_and_paths[folder_name]
     out = []
     for p in paths:
-        if os.path.isdir(p):
-            out += sorted(f for f in os.listdir(p) if os.path.splitext(f)[1] in exts)
-    return out
+        for dirpath, _dirs, files in os.walk(p):
+            out += [
+                os.path.relpath(os.path.join(dirpath, f), p)
+                for f in files
+                if os.path.splitext(f)[1] in exts
+            ]
+    return sorted(out)
 
 
 def get_full_path(folder_name, filename):
