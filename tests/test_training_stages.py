@@ -229,3 +229,86 @@ def test_auto_precision_trains_in_float32_on_a_cpu():
 
     assert training_dtype("auto", torch.device("cpu")) == torch.float32
     assert training_dtype("bf16", torch.device("cpu")) == torch.bfloat16
+
+
+def test_graceful_stop_saves_the_step_it_stopped_at(tmp_path):
+    t = stage_trainer(tmp_path, "sct", iterations=10)
+    t.run(should_stop=lambda: t.iteration >= 4)
+    _, meta = read_state(tmp_path / "latest.safetensors")
+    assert t.iteration == 4 and meta["ccpl.iteration"] == "4"
+
+
+def test_same_seed_same_start(tmp_path):
+    # a model from scratch and the CCPL heads both follow --seed
+    heads = []
+    for k in range(2):
+        torch.manual_seed(100 + k)  # whatever the caller's random state
+        t = stage_trainer(tmp_path / str(k), "joint", seed=3)
+        heads.append({n: v.clone() for n, v in t.module.ccpl.state_dict().items()})
+    assert all(torch.equal(heads[0][n], heads[1][n]) for n in heads[0])
+    other = stage_trainer(tmp_path / "o", "joint", seed=4)
+    assert not all(torch.equal(heads[0][n], v) for n, v in other.module.ccpl.state_dict().items())
+
+
+def test_sigterm_stops_ccpl_train_at_a_step_boundary(tmp_path, art_model_file):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import DATA
+
+    for name, folder in (("astronaut", "c"), ("chelsea", "c"), ("hubble", "s"), ("rocket", "s")):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        (tmp_path / folder / f"{name}.jpg").write_bytes((DATA / f"{name}.jpg").read_bytes())
+    out = tmp_path / "run"
+    cmd = [
+        sys.executable,
+        "-m",
+        "ccpl_core",
+        "train",
+        "--content",
+        str(tmp_path / "c"),
+        "--style",
+        str(tmp_path / "s"),
+        "--init",
+        str(art_model_file),
+        "--out",
+        str(out),
+        "--iterations",
+        "100000",
+        "--batch-size",
+        "1",
+        "--crop",
+        "64",
+        "--resize",
+        "64",
+        "--workers",
+        "0",
+        "--log-every",
+        "1",
+        "--save-every",
+        "0",
+        "--precision",
+        "fp32",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    deadline = time.time() + 120
+    while not (out / "log.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    _, meta = read_state(out / "latest.safetensors")
+    logged = (out / "log.jsonl").read_text().count("\n")
+    # save_every 0: the only checkpoint is the one of the step training stopped at
+    assert int(meta["ccpl.iteration"]) >= logged >= 1
+    assert f"stopped at iteration {meta['ccpl.iteration']}" in stdout

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -146,6 +150,35 @@ def _from_checkpoint(tensors: dict, meta: dict, args: argparse.Namespace) -> SCT
     return net
 
 
+class GracefulStop:
+    """The first Ctrl-C or SIGTERM asks training to stop after the current step (and save it);
+    a second one stops at once."""
+
+    def __init__(self) -> None:
+        self._asked = False
+
+    def requested(self) -> bool:
+        return self._asked
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self._asked:
+            raise KeyboardInterrupt
+        self._asked = True
+        print("stopping after this step (Ctrl-C again to stop at once)", file=sys.stderr)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be set from the main thread
+            return
+        old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in old.items():
+                signal.signal(s, handler)
+
+
 def init_distributed(device: str) -> tuple[int, str]:
     """Join a torchrun job when WORLD_SIZE > 1: returns (rank, device for this rank)."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
@@ -173,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
             f"--style has {len(style_files)} image; training a general model needs several styles "
             "(to adapt a model to one style, use `ccpl finetune`)"
         )
+    torch.manual_seed(cfg.seed)  # a model from scratch starts the same for the same seed
     net = initial_model(args)
     content = CropSampler.from_files(
         content_files, cfg.resize, cfg.crop, "--content", families_of(content_files, args.content)
@@ -210,15 +244,18 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
         bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items() if k not in ("iteration", "lr")})
 
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop like Ctrl-C
+    stop = GracefulStop()
     try:
-        trainer.run(on_step=on_step)
-    except KeyboardInterrupt:
-        trainer.save_checkpoint()
-        print(f"interrupted at iteration {trainer.iteration}; checkpoint saved to {latest}")
+        with stop.installed():
+            trainer.run(on_step=on_step, should_stop=stop.requested)
+    except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep the last checkpoint
+        print(f"stopped at once; the last checkpoint in {latest} is kept", file=sys.stderr)
         return 130
     finally:
         bar.close()
+    if stop.requested():
+        print(f"stopped at iteration {trainer.iteration}; checkpoint saved to {latest}")
+        return 130
     if args.export and rank == 0:
         print(trainer.export(args.export, {"ccpl.source": "ccpl train"}))
     return 0

@@ -110,7 +110,10 @@ class Trainer:
         self.validation = validation
         self.rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.module = TrainModule(net, cfg).to(self.device, memory_format=self.memory_format)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)  # the CCPL heads start the same for the same seed
+            self.module = TrainModule(net, cfg)
+        self.module.to(self.device, memory_format=self.memory_format)
         self.ddp: nn.Module = self.module
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -160,11 +163,14 @@ class Trainer:
         self,
         until: int | None = None,
         on_step: Callable[[dict[str, float]], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> list[dict]:
         """Train up to ``until`` (default: the configured iterations), checkpointing as it goes.
 
-        An exception (Ctrl-C, an interrupt raised by ``on_step``) leaves the last complete
-        checkpoint in place; nothing is half-written.
+        ``should_stop`` is asked after every step: when it says so, training stops at that step
+        boundary and saves a checkpoint of it (a graceful stop). An exception (Ctrl-C, an
+        interrupt raised by ``on_step``) leaves the last complete checkpoint in place; nothing is
+        half-written.
         """
         cfg = self.cfg
         stop = until or cfg.iterations
@@ -196,6 +202,8 @@ class Trainer:
                     self.save_checkpoint(self.out_dir / f"iter_{it:07d}.safetensors")
             if cfg.val_every and self.validation is not None and it % cfg.val_every == 0:
                 self.save_validation()
+            if should_stop is not None and should_stop():
+                break
         self.save_checkpoint()
         return self.history
 
