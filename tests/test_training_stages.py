@@ -110,6 +110,16 @@ def test_wct_gives_the_style_mean_and_covariance():
     assert not torch.allclose(out[0], out[0].mean((1, 2), keepdim=True).expand_as(out[0]))
 
 
+def test_wct_ridge_damps_weak_directions_only_a_little():
+    gen = torch.Generator().manual_seed(1)
+    content, style = (
+        torch.randn(1, 8, 12, 12, generator=gen),
+        torch.randn(1, 8, 9, 9, generator=gen),
+    )
+    exact, damped = whiten_colour(content, style), whiten_colour(content, style, ridge=0.01)
+    assert 0 < (damped - exact).norm() < 0.05 * exact.norm()
+
+
 def test_wct_ignores_directions_a_small_crop_lacks():
     # 4 positions, 8 channels: the content covariance has rank 3; no blow-up
     content = torch.randn(1, 8, 2, 2)

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from .trainer import TrainConfig
 
 STAGES = ("joint", "reconstruct", "sct")
+#: Damping of the WCT teacher's whitening (training crops have few positions per channel).
+WCT_RIDGE = 0.01
 
 
 def loss_weights(cfg: TrainConfig) -> dict[str, float]:
@@ -113,5 +115,5 @@ class TrainModule(nn.Module):
         with torch.no_grad():
             cf = self.features(content)[deepest].float()
             sf = self.features(style)[deepest].float()
-            target = whiten_colour(cf, sf)
+            target = whiten_colour(cf, sf, ridge=WCT_RIDGE)
         return {"wct": relative_mse(self.net.sct(cf, sf), target)}

