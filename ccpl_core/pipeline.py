@@ -470,17 +470,18 @@ def step_bytes(
     chunk = chunk_images(batch, height, width, bpp, budget)
     side = tile_side(chunk, height, width, bpp, budget, margin, stride)
     pixels = chunk * height * width
-    # the detail carry keeps the previous frame's activations on the device
-    carried = pixels * DETAIL_CHANNELS * elem if detail else 0
+    # with a detail hook, images are decoded one at a time through a whole full-resolution
+    # activation map; its blended copy and the previous frame's map (the carry) live beside it
+    detail_maps = 3 * height * width * DETAIL_CHANNELS * elem if detail else 0
     if side >= max(height, width):
-        return pixels * bpp + carried
+        return pixels * bpp + detail_maps
     span = side + 2 * margin
     tile = min(height, span) * min(width, span) * bpp
     channels = TAP_CHANNELS[DEEPEST_TAP[model.mode]]
     # features (fast dtype), fused in float32 (+ its alpha blend) and its fast copy, per pixel
     features = channels * (2 * elem + 8) / stride**2
-    whole = pixels * (2 * 3 * 4 + features + (DETAIL_CHANNELS * elem if detail else 0))
-    return int(tile + whole + carried)
+    whole = pixels * (2 * 3 * 4 + features)
+    return int(tile + whole + detail_maps)
 
 
 def _element_size(dtype: torch.dtype) -> int:
