@@ -17,8 +17,8 @@ from .handle import SCTModelHandle
 log = logging.getLogger("ccpl")
 _DEFAULT_STEPS, _DEFAULT_LR, _DEFAULT_CROP, _DEFAULT_BATCH = PRESETS["quick"]
 #: Peak training memory per pixel of a content crop (its style crop, activations kept for the
-#: backward pass, losses), with headroom: 6.6 KB measured on CPU in fp32 (art model, crops of
-#: 128 and 256, slope of the peak RSS); mixed precision keeps float32 master copies.
+#: backward pass, losses): 6.6 KB on CPU in fp32 (slope of the peak RSS, crops 128 and 256);
+#: on an H200 the whole request was 0.98-1.06x the peak in fp32 and 1.24-1.35x in bf16.
 TRAIN_BYTES_PER_PIXEL = 8192
 
 

@@ -665,6 +665,16 @@ def test_auto_precision_follows_comfyui_flags(pack, tiny_model, gpu_like):
     assert bf16 < fp32
 
 
+def _pan(n: int) -> torch.Tensor:
+    """A camera pan over a real photo as a ComfyUI IMAGE batch (no video libraries needed)."""
+    from helpers import DATA
+    from PIL import Image
+
+    photo = np.asarray(Image.open(DATA / "astronaut.jpg").convert("RGB"))
+    frames = [photo[20:116, 10 + 3 * k : 138 + 3 * k] for k in range(n)]
+    return torch.from_numpy(np.stack(frames)).float() / 255
+
+
 def _tensors_and_modules(obj, seen=None) -> tuple[list[torch.Tensor], list[object]]:
     """Every tensor and every module (or Stylizer) reachable from ``obj`` through attributes,
     dataclass fields, tuples, lists and dicts."""
@@ -693,10 +703,8 @@ def _tensors_and_modules(obj, seen=None) -> tuple[list[torch.Tensor], list[objec
 
 
 def test_window_states_are_parked_on_the_cpu_without_a_model(pack, tiny_model):
-    from test_video import pan_frames
-
     handle, _ = tiny_model
-    frames = torch.from_numpy(np.stack(pan_frames(4))).float() / 255
+    frames = _pan(4)
     style = comfy_image(image("hubble"))
     vid = node(pack, "CCPLVideoFrameStylize")
     manager = _BatchManager()
@@ -779,14 +787,14 @@ def test_model_list_ignores_download_staging_leftovers(pack, tiny_model):
 def test_real_gpu_memory_is_asked_first_and_nothing_stays(pack, tiny_model):
     """On a GPU: nothing of ours is on the device when ComfyUI is asked, the windows continue the
     clip from CPU-parked state, and after the runs nothing of ours is left on the device."""
-    from test_video import pan_frames
-
     handle, _ = tiny_model
     gpu = torch.device("cuda", torch.cuda.current_device())  # ComfyUI gives an indexed device
     pack.mm.STATE["device"] = gpu
     pack.mm.STATE["free"] = torch.cuda.mem_get_info(gpu)[0]
+    # cuBLAS keeps a workspace (32 MiB on Hopper) from its first use on: make it part of the base
+    torch.ones(2, 8, 8, device=gpu).bmm(torch.ones(2, 8, 8, device=gpu))
     base = torch.cuda.memory_allocated(gpu)
-    frames = torch.from_numpy(np.stack(pan_frames(6))).float() / 255
+    frames = _pan(6)
     style = comfy_image(image("hubble"))
     vid = node(pack, "CCPLVideoFrameStylize")
     opts = {"feature_blend": 0.9, "detail_blend": 0.2}
@@ -811,7 +819,8 @@ def test_real_gpu_memory_is_asked_first_and_nothing_stays(pack, tiny_model):
         (img,) = node(pack, "CCPLStylize").stylize(
             handle, comfy_image(image("astronaut", 96)), style, 1.0, "none", 0
         )
-    assert torch.allclose(torch.cat(windows), whole, atol=1e-4)
+    # the same frames as the whole clip (cuDNN picks other algorithms for other batch sizes)
+    assert (torch.cat(windows) - whole).abs().max() < 2e-3
     freed = [c for c in pack.mm.CALLS if c[0] == "free_memory"]
     assert len(freed) == 5 and all(c[2] == gpu and c[3] == base for c in freed)
     assert torch.cuda.memory_allocated(gpu) == base
