@@ -21,6 +21,7 @@ Shape = tuple[int, int, int]
 
 
 def check_handle(model: object) -> SCTModelHandle:
+    """A readable error for a wrong socket value before any work is done."""
     if not isinstance(model, SCTModelHandle):
         raise InputError("sct_model: connect the output of a Load SCT Model node")
     return model
@@ -37,7 +38,8 @@ def make_stylizer(
     The request is the model at the run dtype plus the largest step the core will plan for the
     inputs in ``shapes`` (one chunk or one tile, not the whole batch), so ComfyUI unloads other
     models only as far as this run needs; only then do the model's copies move to the device.
-    ``detail``: the video detail carry is on (it keeps full-resolution activations).
+    ``detail``: the first shape (the frames) goes through the video detail carry, which keeps
+    full-resolution activations.
     """
     check_handle(model)
     device = cb.torch_device(model.device)
@@ -45,14 +47,18 @@ def make_stylizer(
     dtype = resolve_dtype(chosen, device)
     weights = model_bytes(model.net, dtype)
     budget = cb.memory_budget_for(device, weights)
-    work = max((step_bytes(model.net, dtype, *s, budget, detail) for s in shapes), default=0)
+    work = max(
+        (step_bytes(model.net, dtype, *s, budget, detail and i == 0) for i, s in enumerate(shapes)),
+        default=0,
+    )
     cb.free_memory_for(device, weights + work)
     return Stylizer(model.net, device=device, precision=chosen, memory_budget_bytes=budget)
 
 
 def release(stylizer: Stylizer) -> None:
-    """After a run: drop the stylizer's device copies of the model, then give cached memory back
-    (the caller must not hold the stylizer any more; the handle's model never left the CPU)."""
+    """After a run: drop the stylizer's device copies of the model (also when an error's
+    traceback still holds the stylizer), then give cached memory back. The handle's model never
+    left the CPU."""
     stylizer.encoder = stylizer.decoder = stylizer.sct = None  # type: ignore[assignment]
     cb.cleanup()
 
