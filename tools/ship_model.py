@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ccpl_core.training import export_checkpoint
-from ccpl_core.weights.files import read_state, sha256_file
+from ccpl_core.weights.files import read_state, save_state, sha256_file
 from ccpl_core.weights.manifest import load_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,15 +39,16 @@ def main() -> None:
     _, meta = read_state(args.checkpoint)
     mode = meta["ccpl.mode"]
     file = args.name.replace("-", "_") + ".safetensors"
-    out = export_checkpoint(
-        args.checkpoint,
-        ROOT / "models" / file,
-        {
-            "ccpl.encoder_fingerprint": encoder["provenance"]["fingerprint"],
-            "ccpl.source": f"ccpl train: ComfyUI-CCPL {args.name}",
-        },
-        dtype=torch.float16,
-    )
+    extra = {
+        "ccpl.encoder_fingerprint": encoder["provenance"]["fingerprint"],
+        "ccpl.source": f"ccpl train: ComfyUI-CCPL {args.name}",
+    }
+    if meta.get("ccpl.kind") == "training-checkpoint":
+        out = export_checkpoint(args.checkpoint, ROOT / "models" / file, extra, torch.float16)
+    else:  # a model file, e.g. from tools/combine_stages.py
+        tensors, _ = read_state(args.checkpoint)
+        half = {k: v.half() for k, v in tensors.items() if not k.startswith("encoder.")}
+        out = save_state(half, ROOT / "models" / file, meta | extra, overwrite=True)
     hash_file = Path(args.data) / "DATA_HASH"
     data["models"][args.name] = {
         "kind": "model",
@@ -62,7 +63,7 @@ def main() -> None:
         "bundled": "models",
         "hub": {"repo_id": "comfyui-ccpl/ccpl-weights", "revision": None, "hosted": False},
         "provenance": {
-            "iterations": int(meta.get("ccpl.iteration", 0)),
+            "iterations": int(meta.get("ccpl.iteration") or meta.get("ccpl.iterations") or 0),
             "recipe": args.recipe,
             "data_list_sha256": hash_file.read_text().strip() if hash_file.exists() else None,
             "script": "python tools/gather_training_data.py; ccpl train --stage ... (README: "
