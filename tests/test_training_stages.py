@@ -322,3 +322,26 @@ def test_sigterm_stops_ccpl_train_at_a_step_boundary(tmp_path, art_model_file):
     # save_every 0: the only checkpoint is the one of the step training stopped at
     assert int(meta["ccpl.iteration"]) >= logged >= 1
     assert f"stopped at iteration {meta['ccpl.iteration']}" in stdout
+
+
+def test_photo_model_finds_the_shared_relu4_1_encoder(tmp_path, art_net):
+    from ccpl_core import load_model
+    from ccpl_core.models import SCTNet
+    from ccpl_core.weights.files import save_sctnet, save_state
+
+    folder = tmp_path / "models"
+    encoder = {f"encoder.{k}": v for k, v in art_net.encoder.state_dict().items()}
+    save_state(encoder, folder / "shared_encoder.safetensors")
+    photo = SCTNet("photo")
+    photo.encoder.load_state_dict(art_net.encoder.state_dict(), strict=False)
+    save_sctnet(photo, folder / "photo.safetensors")
+    net = load_model(folder / "photo.safetensors")
+    assert net.mode == "photo"
+    assert torch.equal(
+        net.encoder.state_dict()["16.weight"], art_net.encoder.state_dict()["16.weight"]
+    )
+    # a different shared encoder is still refused
+    (folder / "shared_encoder.safetensors").unlink()
+    save_state({k: v + 1 for k, v in encoder.items()}, folder / "other_encoder.safetensors")
+    with pytest.raises(ModelError, match="needs the encoder it was trained with"):
+        load_model(folder / "photo.safetensors")

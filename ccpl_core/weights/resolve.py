@@ -9,6 +9,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from ..errors import ModelError
+from ..models.vgg import ENCODER_DEPTH
 from .files import encoder_fingerprint, model_files_in
 
 
@@ -31,13 +32,25 @@ def has_part(path: Path, part: str) -> bool:
     return any(k.startswith(part + ".") for k in _header(path)[0])
 
 
-def _fingerprint(path: Path) -> str | None:
+def _fingerprint(path: Path, mode: str | None = None) -> str | None:
+    """Fingerprint of the encoder in ``path`` as a model of ``mode`` uses it.
+
+    A photo model uses only the first layers (to relu3_1) of a shared relu4_1 encoder file, and
+    records the fingerprint of those layers.
+    """
     keys, meta = _header(path)
-    if meta.get("ccpl.encoder_fingerprint"):
+    if meta.get("ccpl.encoder_fingerprint") and mode != "photo":
         return meta["ccpl.encoder_fingerprint"]
     if any(k.startswith("encoder.") for k in keys):
+        depth = ENCODER_DEPTH.get(mode or "art", ENCODER_DEPTH["art"])
         tensors = load_file(str(path))
-        return encoder_fingerprint({k: v for k, v in tensors.items() if k.startswith("encoder.")})
+        return encoder_fingerprint(
+            {
+                k: v
+                for k, v in tensors.items()
+                if k.startswith("encoder.") and int(k.split(".")[1]) < depth
+            }
+        )
     return None
 
 
@@ -52,6 +65,7 @@ def with_encoder(files: list[Path], search: list[Path]) -> list[Path]:
     wanted = next(
         (fp for f in files if (fp := _header(f)[1].get("ccpl.encoder_fingerprint"))), None
     )
+    mode = next((m for f in files if (m := _header(f)[1].get("ccpl.mode"))), None)
     candidates: list[Path] = []
     for folder in [files[0].parent, *search]:
         if folder.is_dir():
@@ -64,7 +78,7 @@ def with_encoder(files: list[Path], search: list[Path]) -> list[Path]:
                 and not has_part(c, "sct")
             ]
     if wanted:
-        match = [c for c in candidates if _fingerprint(c) == wanted]
+        match = [c for c in candidates if _fingerprint(c, mode) == wanted]
         if match:
             return [match[0], *files]
     elif len(candidates) == 1:
