@@ -2,22 +2,86 @@
 
 Accepted: grayscale, grayscale+alpha, RGB and RGBA; 8-bit, 16-bit and float images. The alpha
 channel is split off (and can be put back on the result) rather than fed to the network.
+
+Files are read on one path (:func:`read_image`) for still images, styles, masks and frame
+folders: the header is read first and an image above the pixel limit is refused before anything
+is decoded (:data:`DEFAULT_MAX_PIXELS`, raised with ``CCPL_MAX_PIXELS`` or ``--max-pixels``), the
+pixels are decoded once, the EXIF orientation is applied (phone photos come out upright), and the
+scale of integer data comes from the file's bit depth, never from its values.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .errors import InputError
 from .fsutil import atomic_write
+from .options import parse_pixel_count
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+#: Largest image, in pixels, that is read or produced unless the limit is raised: 16384 x 16384
+#: (268 Mpx). Such an image takes 3.2 GB as float RGB before any network runs; the limit keeps a
+#: file whose header declares absurd dimensions, or a ``--size`` typo, from exhausting memory.
+DEFAULT_MAX_PIXELS = 16384 * 16384
+#: Environment variable overriding :data:`DEFAULT_MAX_PIXELS` (``300000000`` or ``20000x20000``).
+MAX_PIXELS_ENV = "CCPL_MAX_PIXELS"
+#: Largest side each output format can store (others: no limit below the pixel limit).
+FORMAT_MAX_SIDE = {"JPEG": 65535, "WEBP": 16383}
+#: EXIF tag holding the orientation (1 = upright, 2..8 = mirrored and/or rotated).
+_ORIENTATION = 0x0112
+#: Pillow's own decompression-bomb limit is a process-wide setting; it is lifted only while a
+#: header is parsed (this module's limit applies instead), one thread at a time.
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
+def max_pixels(limit: int | None = None) -> int:
+    """The pixel limit in force: ``limit`` if given, else $CCPL_MAX_PIXELS, else the default."""
+    if limit is not None:
+        if int(limit) < 1:
+            raise InputError(f"max_pixels must be a positive pixel count, got {limit}")
+        return int(limit)
+    env = os.environ.get(MAX_PIXELS_ENV)
+    if not env:
+        return DEFAULT_MAX_PIXELS
+    try:
+        return parse_pixel_count(env)
+    except argparse.ArgumentTypeError as exc:
+        raise InputError(f"{MAX_PIXELS_ENV}={env!r}: {exc}") from None
+
+
+def check_pixels(what: str, width: int, height: int, limit: int | None = None) -> None:
+    """Refuse an image (read or to be produced) above the pixel limit, naming it and the limit."""
+    cap = max_pixels(limit)
+    if width * height > cap:
+        raise InputError(
+            f"{what} is {width}x{height} ({_mpx(width * height)}), above the limit of "
+            f"{_mpx(cap)} ({cap} pixels); use a smaller image or --size, or raise the limit with "
+            f"--max-pixels or {MAX_PIXELS_ENV} if the memory is there"
+        )
+
+
+def _mpx(pixels: int) -> str:
+    return f"{pixels / 1e6:.1f} Mpx" if pixels < 1e7 else f"{pixels / 1e6:.0f} Mpx"
+
+
+def planned_size(height: int, width: int, size: int) -> tuple[int, int]:
+    """(height, width) that :func:`resize_short_side` gives, computed without any pixels."""
+    if size <= 0 or min(height, width) == size:
+        return height, width
+    scale = size / min(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def to_rgb(image: torch.Tensor, name: str = "image") -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -83,26 +147,176 @@ def _to_unit_float(x: torch.Tensor, name: str) -> torch.Tensor:
     return x.clamp(0.0, 1.0)
 
 
-def load_image(path: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Read an image file as float RGB [1, 3, H, W] in [0, 1] and its alpha (or None)."""
+def image_size(path: str | os.PathLike, limit: int | None = None) -> tuple[int, int]:
+    """(width, height) of an image file from its header alone, to check sizes before any work.
+
+    The pixel count and the sides are exact; an EXIF rotation may swap width and height on read.
+    Refuses, like :func:`read_image`, a missing or unreadable file and one above the pixel limit.
+    """
     p = Path(path)
+    with _open(p) as im:
+        w, h = im.size
+        check_pixels(f"image {p}", w, h, limit)
+        return w, h
+
+
+def read_image(path: str | os.PathLike, limit: int | None = None) -> np.ndarray:
+    """Decode an image file once, upright (EXIF orientation applied): [H, W, C], C in 1..4.
+
+    The dtype follows the file: uint8 (8-bit), uint16 (16-bit, whatever its values), int32
+    (32-bit integer) or float32. The size is checked against the pixel limit before decoding.
+    """
+    p = Path(path)
+    with _open(p) as im:
+        w, h = im.size
+        check_pixels(f"image {p}", w, h, limit)
+        raw = _rawmode(im)  # the header's description of the pixels; gone once decoded
+        try:
+            array = None
+            if ";16" in raw and not im.mode.startswith("I"):
+                array = _read_16bit(p, _orientation(im))
+            if array is None:
+                im.load()
+                _exif_transpose(im)
+                array = _pil_to_array(im, raw)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            raise InputError(
+                f"cannot decode image {p}: {exc}; the file is damaged or truncated: "
+                "re-export or replace it"
+            ) from exc
+    return array[..., None] if array.ndim == 2 else array
+
+
+def load_image(
+    path: str | os.PathLike, limit: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Read an image file as float RGB [1, 3, H, W] in [0, 1] and its alpha (or None).
+
+    ``limit`` is the pixel limit (default: $CCPL_MAX_PIXELS or :data:`DEFAULT_MAX_PIXELS`).
+    """
+    p = Path(path)
+    return to_rgb(_array_to_tensor(read_image(p, limit)), name=str(p))
+
+
+def load_image_resized(
+    path: str | os.PathLike, size: int, limit: int | None = None, what: str = "image"
+) -> torch.Tensor:
+    """:func:`load_image`'s RGB with its shorter side resized to ``size`` (0 keeps it).
+
+    A ``size`` that would make the image larger than the pixel limit is refused from the header,
+    before anything is decoded or allocated.
+    """
+    w, h = image_size(path, limit)
+    ph, pw = planned_size(h, w, size)
+    check_pixels(f"{what} {path} at size {size}", pw, ph, limit)
+    return resize_short_side(load_image(path, limit)[0], size)
+
+
+def load_frame(path: str | os.PathLike, limit: int | None = None) -> np.ndarray:
+    """Read an image file as uint8 RGB [H, W, 3] (alpha dropped), the way video frames travel.
+
+    16-bit and float files are scaled exactly as :func:`load_image` scales them, so a frame
+    folder and a still image of the same file give the same pixels.
+    """
+    p = Path(path)
+    array = read_image(p, limit)
+    if array.dtype == np.uint8:
+        c = array.shape[2]
+        rgb = array[..., :3] if c >= 3 else np.repeat(array[..., :1], 3, axis=2)
+        return np.ascontiguousarray(rgb)  # a copy only for a turned or RGBA image
+    rgb, _ = to_rgb(_array_to_tensor(array), name=str(p))
+    return rgb[0].mul(255.0).round_().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def _array_to_tensor(array: np.ndarray) -> torch.Tensor:
+    """[H, W, C] array -> [1, C, H, W] tensor; 16-bit data scaled by 65535 whatever its values."""
+    if array.dtype == np.uint16 or array.dtype == np.dtype(">u2"):
+        t = torch.from_numpy(array.astype(np.float32)).div_(65535.0)
+    else:
+        t = torch.from_numpy(np.array(array, copy=True))
+    return t.permute(2, 0, 1)[None]
+
+
+@contextlib.contextmanager
+def _open(p: Path) -> Iterator[Image.Image]:
+    """Open an image lazily (header only), with a message naming the file when that fails."""
     if not p.is_file():
         raise InputError(f"image file not found: {p}")
-    array = _read_16bit(p) if p.suffix.lower() in (".png", ".tif", ".tiff") else None
-    if array is None:
-        try:
-            with Image.open(p) as im:
-                im.load()
-                array = _pil_to_array(im)
-        except (OSError, ValueError) as exc:  # PIL raises UnidentifiedImageError (an OSError)
-            raise InputError(f"cannot read image {p}: {exc}") from exc
-    t = torch.from_numpy(np.array(array, copy=True))
-    t = t[None] if t.dim() == 2 else t.permute(2, 0, 1)
-    return to_rgb(t[None], name=str(p))
+    try:
+        with _PIL_LIMIT_LOCK:
+            saved = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None
+            try:
+                im = Image.open(p)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:  # permissions, I/O: not the format
+            raise InputError(f"cannot read image {p}: {exc.strerror}") from exc
+        if p.stat().st_size == 0:
+            raise InputError(f"cannot read image {p}: the file is empty (0 bytes)") from exc
+        raise InputError(
+            f"cannot read image {p}: the file is damaged or not an image (readable: "
+            f"{', '.join(IMAGE_SUFFIXES)}); replace it or convert it"
+        ) from exc
+    with im:
+        yield im
 
 
-def _pil_to_array(im: Image.Image) -> np.ndarray:
-    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1..8) that the header gives; 1 when absent or unreadable.
+
+    ``Image.Image.getexif`` reads only what the header holds, where a PNG's own ``getexif``
+    would decode the whole image to look for metadata after the pixels.
+    """
+    try:
+        value = Image.Image.getexif(im).get(_ORIENTATION, 1)
+    except Exception:  # damaged metadata must not make a readable image unreadable
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _exif_transpose(im: Image.Image) -> None:
+    """Turn a decoded image upright in place (a no-op when Pillow did it while decoding)."""
+    with contextlib.suppress(Exception):  # damaged metadata must not make an image unreadable
+        ImageOps.exif_transpose(im, in_place=True)
+
+
+def _upright(array: np.ndarray, orientation: int) -> np.ndarray:
+    """``array`` [H, W, C] turned as ``ImageOps.exif_transpose`` turns an image (a view)."""
+    if orientation == 2:
+        return array[:, ::-1]
+    if orientation == 3:
+        return array[::-1, ::-1]
+    if orientation == 4:
+        return array[::-1]
+    if orientation == 5:
+        return array.transpose(1, 0, 2)
+    if orientation == 6:
+        return np.rot90(array, -1)
+    if orientation == 7:
+        return array.transpose(1, 0, 2)[::-1, ::-1]
+    if orientation == 8:
+        return np.rot90(array, 1)
+    return array
+
+
+def _rawmode(im: Image.Image) -> str:
+    """How the file stores its pixels (Pillow's raw mode, e.g. ``RGB;16B``), from the header."""
+    try:
+        args = im.tile[0][3]
+    except (IndexError, TypeError):
+        return ""
+    if isinstance(args, tuple):
+        args = args[0] if args else ""
+    return args if isinstance(args, str) else ""
+
+
+def _pil_to_array(im: Image.Image, raw: str) -> np.ndarray:
+    """A decoded image as an array; ``raw`` (the header's raw mode) tells 16-bit data apart."""
+    if im.mode.startswith("I;16") or (im.mode == "I" and "16" in raw):
+        return np.asarray(im).astype(np.uint16)
+    if im.mode == "I":
         return np.asarray(im).astype(np.int32)
     if im.mode == "F":
         return np.asarray(im).astype(np.float32)
@@ -113,17 +327,86 @@ def _pil_to_array(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"))
 
 
-def _read_16bit(p: Path) -> np.ndarray | None:
-    """16-bit colour PNG/TIFF via OpenCV (Pillow cannot hold them); None to fall back to Pillow."""
+def _read_16bit(p: Path, orientation: int) -> np.ndarray | None:
+    """16-bit colour PNG/TIFF via OpenCV (Pillow would cut them to 8 bits), turned upright.
+
+    None (without OpenCV, or for data OpenCV reads otherwise) falls back to Pillow.
+    """
     try:
         import cv2
     except ImportError:
         return None
-    data = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
-    if data is None or data.dtype != np.uint16 or data.ndim != 3:
+    try:
+        data = cv2.imdecode(np.fromfile(p, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise InputError(f"cannot decode image {p}: {str(exc).strip().splitlines()[-1]}") from exc
+    if data is None:
+        raise InputError(f"cannot decode image {p}: the file is damaged or truncated")
+    if data.dtype != np.uint16 or data.ndim != 3:
         return None
     order = cv2.COLOR_BGRA2RGBA if data.shape[2] == 4 else cv2.COLOR_BGR2RGB
-    return cv2.cvtColor(data, order).astype(np.int32)
+    return _upright(cv2.cvtColor(data, order), orientation)  # IMREAD_UNCHANGED ignores EXIF
+
+
+def check_output_size(
+    what: str, path: Path, width: int, height: int, limit: int | None = None
+) -> None:
+    """Refuse, before any work, an output above the pixel limit or too large for its format."""
+    check_pixels(what, width, height, limit)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    side = FORMAT_MAX_SIDE.get(fmt or "")
+    if side is not None and max(width, height) > side:
+        raise InputError(
+            f"{what} would be {width}x{height}, but {fmt} stores at most {side} pixels a side; "
+            "write a .png instead or use a smaller --size"
+        )
+
+
+#: Bytes that :func:`~ccpl_core.fsutil.atomic_write` adds to a name for its temporary file.
+_TEMP_NAME_EXTRA = len("." + "." + "12345678" + ".partial")
+
+
+def check_writable(paths: Sequence[Path]) -> None:
+    """Refuse, before any work, outputs that could not be written (found after the compute else).
+
+    For each output folder, the nearest existing ancestor must be a folder in which a file can be
+    created (a probe file is made and removed at once), and no name may be longer than the file
+    system takes, counting the temporary name an output is written under. Nothing is created.
+    """
+    folders: dict[Path, list[str]] = {}
+    for p in paths:
+        folders.setdefault(p.parent, []).append(p.name)
+    for folder, names in folders.items():
+        base = folder
+        while not base.exists() and base != base.parent:
+            base = base.parent
+        if not base.is_dir():
+            raise InputError(
+                f"cannot write to {folder}: {base} is a file, not a folder; choose another output"
+            )
+        try:
+            most = os.pathconf(base, "PC_NAME_MAX")
+        except (OSError, ValueError, AttributeError):  # not POSIX, or not said
+            most = 255
+        longest = max(names, key=lambda n: len(os.fsencode(n)))
+        for part, extra in [
+            *((q, 0) for q in folder.relative_to(base).parts),
+            (longest, _TEMP_NAME_EXTRA),
+        ]:
+            if len(os.fsencode(part)) + extra > most:
+                raise InputError(
+                    f"cannot write to {folder / part if extra else folder}: the name {part!r} is "
+                    f"too long for this file system (at most {most - extra} bytes): shorten it"
+                )
+        try:
+            fd, probe = tempfile.mkstemp(dir=base, prefix=".ccpl-write-test.")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise InputError(
+                f"cannot write to {folder}: {exc.strerror} in {base}; check its permissions or "
+                "choose another output"
+            ) from exc
 
 
 def resize_short_side(image: torch.Tensor, size: int) -> torch.Tensor:
@@ -153,15 +436,14 @@ def save_image(
     p = Path(path)
     if p.exists() and not overwrite:
         raise InputError(f"output file exists: {p} (choose another name or pass overwrite)")
+    fmt = Image.registered_extensions().get(p.suffix.lower())
+    if fmt is None:
+        raise InputError(f"unknown image format for output {p}; use .png, .jpg or .webp")
     x = image[0] if image.dim() == 4 else image
     if alpha is not None:
         a = alpha[0] if alpha.dim() == 4 else alpha
         if p.suffix.lower() in (".png", ".webp", ".tif", ".tiff"):
             x = torch.cat([x, a.to(x)], dim=0)
     array = (x.detach().float().clamp(0, 1) * 255.0).round().byte().permute(1, 2, 0).cpu().numpy()
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fmt = Image.registered_extensions().get(p.suffix.lower())
-    if fmt is None:
-        raise InputError(f"unknown image format for output {p}; use .png, .jpg or .webp")
     options = {"quality": 95} if fmt == "JPEG" else {}
     return atomic_write(p, lambda fh: Image.fromarray(array).save(fh, format=fmt, **options))
