@@ -66,14 +66,17 @@ def check_pixels(what: str, width: int, height: int, limit: int | None = None) -
     cap = max_pixels(limit)
     if width * height > cap:
         raise InputError(
-            f"{what} is {width}x{height} ({_mpx(width * height)}), above the limit of "
-            f"{_mpx(cap)} ({cap} pixels); use a smaller image or --size, or raise the limit with "
+            f"{what} is {width}x{height} ({_amount(width * height)}), above the limit of "
+            f"{_amount(cap)}; use a smaller image or --size, or raise the limit with "
             f"--max-pixels or {MAX_PIXELS_ENV} if the memory is there"
         )
 
 
-def _mpx(pixels: int) -> str:
-    return f"{pixels / 1e6:.1f} Mpx" if pixels < 1e7 else f"{pixels / 1e6:.0f} Mpx"
+def _amount(pixels: int) -> str:
+    """A pixel count for people: ``768 pixels``, ``2.1 Mpx``, ``268 Mpx``."""
+    if pixels < 10**6:
+        return f"{pixels} pixels"
+    return f"{pixels / 1e6:.1f} Mpx" if pixels < 10**7 else f"{pixels / 1e6:.0f} Mpx"
 
 
 def planned_size(height: int, width: int, size: int) -> tuple[int, int]:
@@ -388,16 +391,18 @@ def check_writable(paths: Sequence[Path]) -> None:
             most = os.pathconf(base, "PC_NAME_MAX")
         except (OSError, ValueError, AttributeError):  # not POSIX, or not said
             most = 255
-        longest = max(names, key=lambda n: len(os.fsencode(n)))
-        for part, extra in [
-            *((q, 0) for q in folder.relative_to(base).parts),
-            (longest, _TEMP_NAME_EXTRA),
-        ]:
-            if len(os.fsencode(part)) + extra > most:
+        for part in folder.relative_to(base).parts:
+            if len(os.fsencode(part)) > most:
                 raise InputError(
-                    f"cannot write to {folder / part if extra else folder}: the name {part!r} is "
-                    f"too long for this file system (at most {most - extra} bytes): shorten it"
+                    f"cannot create folder {folder}: the name {part[:40]}... is longer than this "
+                    f"file system takes ({most} bytes); shorten it"
                 )
+        longest = max(names, key=lambda n: len(os.fsencode(n)))
+        if len(os.fsencode(longest)) + _TEMP_NAME_EXTRA > most:
+            raise InputError(
+                f"cannot write {folder / longest[:40]}...: the name is {len(os.fsencode(longest))} "
+                f"bytes, this file system takes at most {most - _TEMP_NAME_EXTRA}; shorten it"
+            )
         try:
             fd, probe = tempfile.mkstemp(dir=base, prefix=".ccpl-write-test.")
             os.close(fd)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 def _bounds(low: float | None, high: float | None, low_open: bool = False) -> str:
     if low is not None and high is not None:
+        if low_open:
+            return f"above {low:g} and at most {high:g}"
         return f"between {low:g} and {high:g}"
     if low is not None:
         return f"{'>' if low_open else '>='} {low:g}"
@@ -122,5 +124,7 @@ def parse_pixel_count(text: str) -> int:
             f"expected a pixel count such as 268435456 or 16384x16384, got {text!r}"
         ) from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive pixel count, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a positive pixel count such as 268435456 or 16384x16384, got {text!r}"
+        )
     return value

@@ -232,5 +232,5 @@ def test_check_writable_creates_nothing(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="is a file, not a folder"):
         check_writable([tmp_path / "file" / "a.png"])
-    with pytest.raises(InputError, match="too long"):
+    with pytest.raises(InputError, match="shorten it"):
         check_writable([tmp_path / ("x" * 250 + ".png")])

@@ -1,4 +1,10 @@
-"""The ``ccpl`` command line: one sub-command per module, each a thin layer over ccpl_core."""
+"""The ``ccpl`` command line: one sub-command per module, each a thin layer over ccpl_core.
+
+:func:`main` is the one place where failures become messages: a bad option, a bad input or a
+failure of the machine (permissions, a full disk, memory, a damaged file that a library refuses)
+is one line, ``ccpl COMMAND: error: ...``, naming the file and what to do, with exit code 2 (130
+after Ctrl-C). Anything else is a bug in ccpl and keeps its traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,23 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ..errors import CCPLError
+from ..errors import describe, expected_errors
 from . import evaluate, finetune, stylize, train, video, weights
 
 #: Sub-command modules; each has ``register(subparsers)`` that sets ``func`` on its parser.
 COMMANDS = (stylize, video, train, finetune, weights, evaluate)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose refusals are one line, like every other ccpl error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    """The ``ccpl`` parser with every sub-command registered."""
+    parser = _Parser(
         prog="ccpl",
         description="CCPL/SCT neural style transfer for images and video.",
     )
@@ -46,14 +60,18 @@ def _show_warnings(command: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``ccpl`` command; the exit status is 0, 2 for a refusal or 130 if interrupted."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a refused option (2, its line already printed)
+        return exc.code if isinstance(exc.code, int) else 2
     _show_warnings(args.command)
     try:
         return int(args.func(args) or 0)
-    except CCPLError as exc:
-        print(f"ccpl {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"ccpl {args.command}: interrupted", file=sys.stderr)
         return 130
+    except expected_errors() as exc:
+        print(f"ccpl {args.command}: error: {describe(exc)}", file=sys.stderr)
+        return 2

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
-from ..images import load_image, resize_short_side
+from ..errors import InputError
+from ..images import check_writable, load_image_resized, max_pixels, planned_size, resize_short_side
 from ..loading import load_model
+from ..options import int_list, non_negative_int, parse_pixel_count
 from ..video import FrameSource
 from ..video.flow import FLOW_PRESETS
 from ..video.metrics import style_distance, warping_error
@@ -20,8 +23,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--stylized", required=True, help="the stylised clip (same frame count)")
     t.add_argument("--style", default=None, help="style image, for the style-strength figure")
     t.add_argument("--model", default=None, help="model whose encoder measures style strength")
-    t.add_argument("--intervals", default="1,10")
-    t.add_argument("--size", type=int, default=0, help="resize source frames like `ccpl video`")
+    t.add_argument(
+        "--intervals",
+        type=int_list,
+        default=[1, 10],
+        help="frame intervals of the warping error, comma-separated (default 1,10)",
+    )
+    t.add_argument(
+        "--size",
+        type=non_negative_int,
+        default=0,
+        help="resize source frames like `ccpl video`",
+    )
+    t.add_argument(
+        "--max-pixels",
+        type=parse_pixel_count,
+        default=None,
+        help="largest frame or image read, as a pixel count or WxH (default: $CCPL_MAX_PIXELS "
+        "or 16384x16384)",
+    )
     t.add_argument(
         "--flow",
         choices=tuple(FLOW_PRESETS),
@@ -37,7 +57,24 @@ def run_temporal(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    src, out = FrameSource(args.source), FrameSource(args.stylized)
+    if args.output:
+        check_writable([Path(args.output)])
+    limit = max_pixels(args.max_pixels)  # resolved once: a bad $CCPL_MAX_PIXELS is refused here
+    src = FrameSource(args.source, max_pixels=limit)
+    out = FrameSource(args.stylized, max_pixels=limit)
+    size = planned_size(src.info.height, src.info.width, args.size)
+    if size != (out.info.height, out.info.width):
+        raise InputError(
+            f"{args.source} gives {size[1]}x{size[0]} frames at --size {args.size} but "
+            f"{args.stylized} has {out.info.width}x{out.info.height}; pass the --size the clip "
+            "was stylised with"
+        )
+    counts = [n for n in (src.info.frames, out.info.frames) if n]
+    if counts and min(counts) <= max(args.intervals):
+        raise InputError(
+            f"{args.stylized}: {min(counts)} frames are too few for interval "
+            f"{max(args.intervals)}; use smaller --intervals"
+        )
 
     def source_frames():
         for f in src:
@@ -48,13 +85,13 @@ def run_temporal(args: argparse.Namespace) -> int:
             yield f
 
     result: dict = {"source": args.source, "stylized": args.stylized, "flow": args.flow}
-    for k in (int(x) for x in args.intervals.split(",")):
+    for k in args.intervals:
         result[f"warping_error_{k}"] = warping_error(
             source_frames(), iter(out), interval=k, preset=args.flow
         )
     if args.style:
         encoder = load_model(args.model).encoder
-        style = resize_short_side(load_image(args.style)[0], 512)
+        style = load_image_resized(args.style, 512, limit, "style")
         result["style_distance"] = style_distance(iter(out), style, encoder)
     text = json.dumps(result, indent=2)
     print(text)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 import torch
@@ -10,10 +12,22 @@ from tqdm import tqdm
 
 from .. import masks
 from ..color import COLOR_METHODS
-from ..errors import InputError
-from ..images import IMAGE_SUFFIXES, load_image, resize_short_side, save_image
+from ..errors import InputError, describe, expected_errors
+from ..images import (
+    IMAGE_SUFFIXES,
+    check_output_size,
+    check_writable,
+    image_size,
+    load_image,
+    load_image_resized,
+    max_pixels,
+    planned_size,
+    resize_short_side,
+    save_image,
+)
 from ..loading import load_model
-from ..pipeline import Stylizer
+from ..options import finite_float, non_negative_int, parse_pixel_count, weights, zero_or_at_least
+from ..pipeline import MIN_TILE, PreparedStyle, Stylizer
 from ..runtime import PRECISIONS
 from .progress import StepBar
 
@@ -33,9 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--style-weights",
-        type=_floats,
+        type=weights,
         default=None,
-        help="comma-separated blend weights, one per --style (default: equal)",
+        help="comma-separated blend weights >= 0, one per --style (default: equal)",
     )
     p.add_argument(
         "--model",
@@ -55,7 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="artistic or photo-realistic (default: the model's own)",
     )
-    p.add_argument("--alpha", type=float, default=1.0, help="style strength 0..1 (default 1)")
+    p.add_argument(
+        "--alpha", type=finite_float(0, 1), default=1.0, help="style strength 0..1 (default 1)"
+    )
     p.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
     p.add_argument(
         "--color-method",
@@ -75,19 +91,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--mask-feather",
-        type=float,
+        type=finite_float(0, 10000),
         default=masks.DEFAULT_FEATHER,
         help=f"soft mask edge radius in pixels (default {masks.DEFAULT_FEATHER})",
     )
     p.add_argument(
         "--size",
-        type=int,
+        type=non_negative_int,
         default=512,
         help="resize the content's shorter side to N pixels; 0 keeps it (default 512)",
     )
     p.add_argument(
         "--style-size",
-        type=int,
+        type=non_negative_int,
         default=512,
         help="resize the style's shorter side to N pixels; 0 keeps it (default 512)",
     )
@@ -100,24 +116,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument(
         "--tile",
-        type=int,
+        type=zero_or_at_least(MIN_TILE),
         default=None,
-        help="tile size in pixels (default: automatic from free memory; 0 = never)",
+        help=f"tile size in pixels, {MIN_TILE} or more (default: automatic from free memory; "
+        "0 = never)",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=parse_pixel_count,
+        default=None,
+        help="largest image read or written, as a pixel count or WxH (default: $CCPL_MAX_PIXELS "
+        "or 16384x16384)",
     )
     p.add_argument(
         "-o", "--output", required=True, help="output file for one input, output folder for several"
     )
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    existing = p.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    existing.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave existing output files alone and stylise only the others (to finish a batch)",
+    )
     p.set_defaults(func=run)
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"expected numbers separated by commas, got {text!r}"
-        ) from exc
 
 
 def collect_images(paths: list[str]) -> list[Path]:
@@ -138,79 +159,175 @@ def collect_images(paths: list[str]) -> list[Path]:
 
 
 def output_paths(inputs: list[Path], output: str) -> list[Path]:
+    """Where each input's result goes: ``-o`` itself for one input, else files in a folder.
+
+    ``-o`` is a folder when it ends with a separator, is an existing folder or has no suffix;
+    for one input, a name with a suffix that is no image format is refused rather than silently
+    made a folder (``-o result.gif``).
+    """
     out = Path(output)
-    if len(inputs) == 1 and out.suffix.lower() in IMAGE_SUFFIXES:
-        return [out]
-    if out.suffix.lower() in IMAGE_SUFFIXES:
-        raise InputError(f"-o {out}: {len(inputs)} inputs need an output folder, not a file name")
+    suffix = out.suffix.lower()
+    folder = output.endswith(("/", os.sep)) or out.is_dir() or not suffix
+    if not folder:
+        if len(inputs) == 1 and suffix in IMAGE_SUFFIXES:
+            return [out]
+        if len(inputs) == 1:
+            raise InputError(
+                f"-o {output}: {suffix} is not an image format; use one of "
+                f"{', '.join(IMAGE_SUFFIXES)}, or end the name with / for a folder"
+            )
+        if suffix in IMAGE_SUFFIXES:
+            raise InputError(
+                f"-o {out}: {len(inputs)} inputs need an output folder, not a file name"
+            )
     names = [f"{p.stem}_stylized.png" for p in inputs]
     if len(set(names)) != len(names):
         names = [f"{i:04d}_{n}" for i, n in enumerate(names)]
     return [out / n for n in names]
 
 
+class _Failures:
+    """Per-image failures: each reported on one line as it happens, listed again at the end."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.names: list[str] = []
+
+    def add(self, src: Path, exc: BaseException) -> None:
+        message = describe(exc)
+        if str(src) not in message:
+            message = f"{src}: {message}"
+        print(f"ccpl stylize: error: {message}", file=sys.stderr)
+        self.names.append(str(src))
+
+    def finish(self) -> int:
+        """The exit status: 2 when any image failed (with the list, for a batch), else 0."""
+        if not self.names:
+            return 0
+        if self.total > 1:
+            print(
+                f"ccpl stylize: error: {len(self.names)} of {self.total} images failed: "
+                f"{', '.join(self.names)}; the others were written (rerun with --skip-existing "
+                "after fixing them)",
+                file=sys.stderr,
+            )
+        return 2
+
+
 def run(args: argparse.Namespace) -> int:
+    """Check everything that can be checked before the model loads, then stylise each image."""
     if args.style_weights is not None and len(args.style_weights) != len(args.style):
         raise InputError(
             f"--style-weights has {len(args.style_weights)} values for {len(args.style)} --style"
         )
-    inputs = collect_images(args.content)
-    targets = output_paths(inputs, args.output)
-    if not args.overwrite:
-        existing = [str(t) for t in targets if t.exists()]
-        if existing:
-            raise InputError(f"output exists: {', '.join(existing[:3])} (use --overwrite)")
     if args.outside_style and not args.mask:
         raise InputError("--outside-style needs --mask (it is applied where the mask is black)")
+    limit = max_pixels(args.max_pixels)  # resolved once: a bad $CCPL_MAX_PIXELS is refused here
+    inputs = collect_images(args.content)
+    targets = output_paths(inputs, args.output)
+    jobs = list(zip(inputs, targets, strict=True))
+    existing = [t for t in targets if t.exists()]
+    if existing and args.skip_existing:
+        jobs = [(src, dst) for src, dst in jobs if not dst.exists()]
+        print(
+            f"ccpl stylize: skipping {len(existing)} image(s) whose output exists",
+            file=sys.stderr,
+        )
+        if not jobs:
+            return 0
+    elif existing and not args.overwrite:
+        names = ", ".join(str(t) for t in existing[:3])
+        raise InputError(
+            f"output exists: {names} (use --overwrite to replace, --skip-existing to keep)"
+        )
+
+    # Headers only: an unreadable image or an output too large is known before any compute.
+    failures = _Failures(len(inputs))
+    planned: list[tuple[Path, Path, tuple[int, int]]] = []
+    for src, dst in jobs:
+        try:
+            w, h = image_size(src, limit)
+            ph, pw = planned_size(h, w, args.size)
+            check_output_size(f"output for {src} at --size {args.size}", dst, pw, ph, limit)
+            planned.append((src, dst, (ph, pw)))
+        except expected_errors() as exc:
+            failures.add(src, exc)
+    if not planned:
+        return failures.finish()
+    check_writable([dst for _, dst, _ in planned])
+    styles = [load_image_resized(s, args.style_size, limit, "style") for s in args.style]
+    outside_image = (
+        load_image_resized(args.outside_style, args.style_size, limit, "style")
+        if args.outside_style
+        else None
+    )
+    mask_image = load_image(args.mask, limit)[0][:, :1] if args.mask else None
+
     model = load_model(
         args.model, mode=args.mode, models_dir=args.models_dir, manifest=args.manifest
     )
     stylizer = Stylizer(model, device=args.device, precision=args.precision)
-    styles = [resize_short_side(load_image(s)[0], args.style_size) for s in args.style]
     prepared = stylizer.prepare_style(styles, args.style_weights)
-    outside = None
-    if args.outside_style:
-        outside = stylizer.prepare_style(
-            [resize_short_side(load_image(args.outside_style)[0], args.style_size)]
-        )
-    mask_image = load_image(args.mask)[0][:, :1] if args.mask else None
+    outside = stylizer.prepare_style([outside_image]) if outside_image is not None else None
     color = args.color_method if args.preserve_color else "none"
+    need = stylizer.stride + 1  # the decoder's reflection padding needs 2 feature rows
 
-    for src, dst in tqdm(
-        list(zip(inputs, targets, strict=True)),
-        desc="stylize",
-        unit="img",
-        disable=len(inputs) < 2 or None,
+    for src, dst, (ph, pw) in tqdm(
+        planned, desc="stylize", unit="img", disable=len(planned) < 2 or None
     ):
-        rgb, alpha_channel = load_image(src)
-        mask = _mask_for(mask_image, rgb, args.mask, src)
-        content = resize_short_side(rgb, args.size)
-        if mask is not None:
-            mask = torch.nn.functional.interpolate(
-                mask, size=content.shape[-2:], mode="bilinear", antialias=True, align_corners=False
-            )
-        if alpha_channel is not None:
-            alpha_channel = resize_short_side(alpha_channel, args.size)
-            content = torch.cat([content, alpha_channel], dim=1)
-        bar = StepBar(src.name)
         try:
-            out = stylizer.stylize(
-                content,
-                prepared,
-                alpha=args.alpha,
-                preserve_color=color,
-                mask=mask,
-                outside=outside,
-                feather=args.mask_feather,
-                tile=args.tile,
-                progress=bar,
-            )
-        finally:
-            bar.close()
-        alpha_out = out[:, 3:] if out.shape[1] == 4 else None
-        save_image(out[:, :3], dst, alpha=alpha_out, overwrite=args.overwrite)
+            if min(ph, pw) < need:
+                raise InputError(
+                    f"{src} would be stylised at {pw}x{ph} pixels; the {stylizer.mode} model "
+                    f"needs at least {need} pixels a side: use a larger image or --size {need}"
+                )
+            _stylize_one(stylizer, prepared, outside, mask_image, color, src, dst, args, limit)
+        except expected_errors() as exc:
+            failures.add(src, exc)
+            continue
         print(dst)
-    return 0
+    return failures.finish()
+
+
+def _stylize_one(
+    stylizer: Stylizer,
+    prepared: PreparedStyle,
+    outside: PreparedStyle | None,
+    mask_image: torch.Tensor | None,
+    color: str,
+    src: Path,
+    dst: Path,
+    args: argparse.Namespace,
+    limit: int,
+) -> None:
+    """Read, stylise and write one image (atomically: a failure leaves no file under ``dst``)."""
+    rgb, alpha_channel = load_image(src, limit)
+    mask = _mask_for(mask_image, rgb, args.mask, src)
+    content = resize_short_side(rgb, args.size)
+    if mask is not None:
+        mask = torch.nn.functional.interpolate(
+            mask, size=content.shape[-2:], mode="bilinear", antialias=True, align_corners=False
+        )
+    if alpha_channel is not None:
+        alpha_channel = resize_short_side(alpha_channel, args.size)
+        content = torch.cat([content, alpha_channel], dim=1)
+    bar = StepBar(src.name)
+    try:
+        out = stylizer.stylize(
+            content,
+            prepared,
+            alpha=args.alpha,
+            preserve_color=color,
+            mask=mask,
+            outside=outside,
+            feather=args.mask_feather,
+            tile=args.tile,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    alpha_out = out[:, 3:] if out.shape[1] == 4 else None
+    save_image(out[:, :3], dst, alpha=alpha_out, overwrite=args.overwrite)
 
 
 def _mask_for(

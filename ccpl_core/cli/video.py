@@ -4,17 +4,37 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
 
 from tqdm import tqdm
 
-from ..images import load_image, resize_short_side
+from ..errors import InputError
+from ..images import (
+    check_pixels,
+    check_writable,
+    load_image_resized,
+    max_pixels,
+    planned_size,
+)
 from ..loading import load_model
+from ..options import (
+    finite_float,
+    int_range,
+    non_negative_int,
+    parse_pixel_count,
+    positive_int,
+    weights,
+)
 from ..pipeline import Stylizer
 from ..runtime import PRECISIONS
 from ..video import STATISTICS, FrameSink, FrameSource, VideoOptions, stylize_video
 from ..video.engine import DEFAULT_FEATURE_BLEND, output_info
 from ..video.flow import FLOW_PRESETS
-from ..video.io import X264_PRESETS
+from ..video.io import VIDEO_SUFFIXES, X264_PRESETS
+
+#: Highest frame rate accepted for a frame folder.
+MAX_FPS = 1000.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,10 +51,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="video file (keeps fps and audio) or folder of PNG frames",
     )
     p.add_argument("--style", action="append", required=True, help="style image (repeatable)")
-    p.add_argument("--style-weights", type=lambda t: [float(x) for x in t.split(",")], default=None)
+    p.add_argument(
+        "--style-weights",
+        type=weights,
+        default=None,
+        help="comma-separated blend weights >= 0, one per --style (default: equal)",
+    )
     p.add_argument("--model", default=None, help="manifest name, file or folder")
     p.add_argument("--models-dir", default=None)
-    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--alpha", type=finite_float(0, 1), default=1.0, help="style strength 0..1")
     p.add_argument("--preserve-color", action="store_true")
     p.add_argument(
         "--statistics",
@@ -45,14 +70,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--feature-blend",
-        type=float,
+        type=finite_float(0, 1),
         default=DEFAULT_FEATURE_BLEND,
         help="0..1: carry the previous frame's features along the optical flow where it is "
         "reliable: less flicker at unchanged style strength (default %(default)s; 0 = off)",
     )
     p.add_argument(
         "--detail-blend",
-        type=float,
+        type=finite_float(0, 1),
         default=0.0,
         help="0..1: also carry the decoder's full-resolution activations along the flow: "
         "texture follows slow motion too; least flicker, slightly weaker style (0.2 measured "
@@ -60,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--flow-blend",
-        type=float,
+        type=finite_float(0, 1),
         default=0.0,
         help="0..1: blend the flow-warped previous output image where flow is reliable "
         "(smoother, but softens the style)",
@@ -71,15 +96,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="medium",
         help="optical flow: DIS preset (speed against accuracy) or farneback",
     )
-    p.add_argument("--size", type=int, default=0, help="resize frames' shorter side (0 = keep)")
-    p.add_argument("--style-size", type=int, default=512)
-    p.add_argument("--batch", type=int, default=8, help="frames per network batch")
-    p.add_argument("--fps", type=float, default=None, help="frame rate of a frame folder")
+    p.add_argument(
+        "--size", type=non_negative_int, default=0, help="resize frames' shorter side (0 = keep)"
+    )
+    p.add_argument("--style-size", type=non_negative_int, default=512)
+    p.add_argument("--batch", type=positive_int, default=8, help="frames per network batch")
+    p.add_argument(
+        "--fps",
+        type=finite_float(0, MAX_FPS, low_open=True),
+        default=None,
+        help="frame rate of a frame folder (default 25)",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=parse_pixel_count,
+        default=None,
+        help="largest frame or image read or written, as a pixel count or WxH (default: "
+        "$CCPL_MAX_PIXELS or 16384x16384)",
+    )
     p.add_argument("--precision", choices=PRECISIONS, default="auto")
     p.add_argument("--device", default="auto")
     p.add_argument(
         "--crf",
-        type=int,
+        type=int_range(0, 51),
         default=18,
         help="H.264 quality of mp4/mkv/mov outputs: 0 lossless .. 51 worst (default 18)",
     )
@@ -93,7 +132,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def check_output(output: str, overwrite: bool) -> Path:
+    """Refuse, before the model loads, an output that FrameSink would refuse or could not write.
+
+    ``-o`` is a video file when it has a video suffix, a frames folder when it ends with a
+    separator, is an existing folder or has no suffix; any other suffix (``-o clip.png``) is
+    refused rather than silently made a folder.
+    """
+    path = Path(output)
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        if path.exists() and not overwrite:
+            raise InputError(f"output exists: {path} (use --overwrite)")
+        check_writable([path])
+        return path
+    if suffix and not (output.endswith(("/", os.sep)) or path.is_dir()):
+        raise InputError(
+            f"-o {output}: {suffix} is not a video format; use one of "
+            f"{', '.join(VIDEO_SUFFIXES)}, or end the name with / for a folder of PNG frames"
+        )
+    if path.exists() and not path.is_dir():
+        raise InputError(f"-o {output} is a file; a folder of frames needs a folder name")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise InputError(f"output folder {path} is not empty (use --overwrite)")
+    check_writable([path / "frame_000000.png"])
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
+    """Check the input, the output and the options before the model loads, then stream."""
     opts = VideoOptions(
         alpha=args.alpha,
         preserve_color="luminance" if args.preserve_color else "none",
@@ -106,17 +173,31 @@ def run(args: argparse.Namespace) -> int:
         size=args.size,
     )
     opts.validate()
-    source = FrameSource(args.input, fps=args.fps)
+    if args.style_weights is not None and len(args.style_weights) != len(args.style):
+        raise InputError(
+            f"--style-weights has {len(args.style_weights)} values for {len(args.style)} --style"
+        )
+    limit = max_pixels(args.max_pixels)  # resolved once: a bad $CCPL_MAX_PIXELS is refused here
+    source = FrameSource(args.input, fps=args.fps, max_pixels=limit)
+    oh, ow = planned_size(source.info.height, source.info.width, args.size)
+    check_pixels(f"output frames of {args.input} at --size {args.size}", ow, oh, limit)
+    output = check_output(args.output, args.overwrite)
+    styles = [load_image_resized(s, args.style_size, limit, "style") for s in args.style]
     info = output_info(source.info, args.size)
     stylizer = Stylizer(
         load_model(args.model, models_dir=args.models_dir),
         device=args.device,
         precision=args.precision,
     )
-    styles = [resize_short_side(load_image(s)[0], args.style_size) for s in args.style]
+    need = stylizer.stride + 1  # the decoder's reflection padding needs 2 feature rows
+    if min(info.width, info.height) < need:
+        raise InputError(
+            f"{args.input}: frames would be stylised at {info.width}x{info.height} pixels; the "
+            f"{stylizer.mode} model needs at least {need} pixels a side: use --size {need} or more"
+        )
     prepared = stylizer.prepare_style(styles, args.style_weights)
     sink = FrameSink(
-        args.output,
+        output,
         info,
         audio_from=source.path if source.path.is_file() else None,
         overwrite=args.overwrite,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import logging
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
-from ..images import IMAGE_SUFFIXES
+from ..images import IMAGE_SUFFIXES, check_pixels, load_frame
 
 log = logging.getLogger("ccpl")
 
@@ -56,21 +57,33 @@ class VideoInfo:
 
 
 class FrameSource:
-    """Frames (uint8 [H, W, 3]) of a video file or of an image folder, in order."""
+    """Frames (uint8 [H, W, 3]) of a video file or of an image folder, in order.
 
-    def __init__(self, path: str | os.PathLike, fps: float | None = None) -> None:
+    Frames of a folder are read like still images (:func:`ccpl_core.images.load_frame`): upright
+    by their EXIF orientation, 16-bit files scaled by their bit depth, a damaged frame reported
+    by name. ``fps`` is the frame rate of a folder (default 25); ``max_pixels`` the pixel limit
+    of a frame (default: $CCPL_MAX_PIXELS or :data:`ccpl_core.images.DEFAULT_MAX_PIXELS`).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, fps: float | None = None, max_pixels: int | None = None
+    ) -> None:
         self.path = Path(path)
+        self.max_pixels = max_pixels
+        if fps is not None and not (math.isfinite(fps) and fps > 0):
+            raise InputError(f"fps: the frame rate must be a finite number above 0, got {fps}")
+        rate = Fraction(fps if fps is not None else 25).limit_denominator(1001)
+        self._first: np.ndarray | None = None
         if self.path.is_dir():
             self.files = sorted(
                 p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
             )
             if not self.files:
                 raise InputError(f"no frames ({', '.join(IMAGE_SUFFIXES)}) in folder {self.path}")
-            with Image.open(self.files[0]) as im:
-                w, h = im.size
-            self.info = VideoInfo(
-                len(self.files), Fraction(fps or 25).limit_denominator(1001), w, h, False
-            )
+            # decoded (not just its header) so that the size is the upright one; kept for __iter__
+            self._first = load_frame(self.files[0], max_pixels)
+            h, w = self._first.shape[:2]
+            self.info = VideoInfo(len(self.files), rate, w, h, False)
         elif self.path.is_file():
             self.files = []
             av = _av()
@@ -79,24 +92,26 @@ class FrameSource:
                     if not container.streams.video:
                         raise InputError(f"{self.path} has no video stream")
                     stream = container.streams.video[0]
-                    rate = stream.average_rate or stream.guessed_rate or Fraction(fps or 25)
                     self.info = VideoInfo(
                         stream.frames or None,
-                        Fraction(rate),
+                        Fraction(stream.average_rate or stream.guessed_rate or rate),
                         stream.width,
                         stream.height,
                         bool(container.streams.audio),
                     )
             except (av.error.FFmpegError, OSError) as exc:
                 raise InputError(f"cannot read video {self.path}: {exc}") from exc
+            check_pixels(f"video {self.path}", self.info.width, self.info.height, max_pixels)
         else:
             raise InputError(f"video input not found: {self.path}")
 
     def __iter__(self) -> Iterator[np.ndarray]:
         if self.files:
-            for f in self.files:
-                with Image.open(f) as im:
-                    frame = np.asarray(im.convert("RGB"))
+            for i, f in enumerate(self.files):
+                if i == 0 and self._first is not None:
+                    frame = self._first
+                else:
+                    frame = load_frame(f, self.max_pixels)
                 if frame.shape[:2] != (self.info.height, self.info.width):
                     raise InputError(
                         f"frame {f.name} is {frame.shape[1]}x{frame.shape[0]} but the first frame "
