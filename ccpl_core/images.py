@@ -182,7 +182,12 @@ def read_image(path: str | os.PathLike, limit: int | None = None) -> np.ndarray:
                 im.load()
                 _exif_transpose(im)
                 array = _pil_to_array(im, raw)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        except Image.DecompressionBombError as exc:  # some decoders (TIFF) check again
+            raise InputError(
+                f"cannot decode image {p} ({w}x{h}): Pillow's own limit refuses it ({exc}); "
+                "convert it to PNG or raise PIL.Image.MAX_IMAGE_PIXELS"
+            ) from exc
+        except (OSError, ValueError, SyntaxError) as exc:
             raise InputError(
                 f"cannot decode image {p}: {exc}; the file is damaged or truncated: "
                 "re-export or replace it"

@@ -298,6 +298,9 @@ def test_video_inputs_and_outputs_refused_before_the_model(f, capsys):
     blocker.write_text("x")
     rc, _, err = run(capsys, *base, "-o", blocker / "c.mp4")
     refused(rc, err, "is a file, not a folder")
+    (f["tmp"] / "dir.mp4").mkdir()
+    rc, _, err = run(capsys, *base, "--overwrite", "-o", f["tmp"] / "dir.mp4")
+    refused(rc, err, "dir.mp4 is a folder", "choose a file name")
     nothing_under(f["out"])
 
 
@@ -399,6 +402,15 @@ def test_batch_reports_each_failure_and_finishes_the_rest(f, capsys, model):
         "notes_stylized.png",
     ]
     assert (f["out"] / "good_stylized.png").stat().st_mtime_ns == before
+
+
+def test_batch_of_only_bad_images_stops_before_the_model(f, capsys):
+    rc, out, err = run(capsys, *stylize(f, "-o", f["out"], content=[f["text"], f["empty"]]))
+    lines = err.strip().splitlines()
+    assert rc == 2 and out == "" and "Traceback" not in err and len(lines) == 3, err
+    assert "notes.png" in lines[0] and "empty.png" in lines[1]
+    assert "2 of 2 images failed" in lines[2] and "others were written" not in lines[2]
+    nothing_under(f["out"])
 
 
 def test_exif_rotated_photo_comes_out_upright(f, capsys, model):

@@ -205,10 +205,10 @@ class _Failures:
         if not self.names:
             return 0
         if self.total > 1:
+            rest = "" if len(self.names) == self.total else "; the others were written"
             print(
                 f"ccpl stylize: error: {len(self.names)} of {self.total} images failed: "
-                f"{', '.join(self.names)}; the others were written (rerun with --skip-existing "
-                "after fixing them)",
+                f"{', '.join(self.names)}{rest} (fix them and rerun with --skip-existing)",
                 file=sys.stderr,
             )
         return 2

@@ -142,6 +142,8 @@ def check_output(output: str, overwrite: bool) -> Path:
     path = Path(output)
     suffix = path.suffix.lower()
     if suffix in VIDEO_SUFFIXES:
+        if path.is_dir():
+            raise InputError(f"-o {output} is a folder; choose a file name for the video")
         if path.exists() and not overwrite:
             raise InputError(f"output exists: {path} (use --overwrite)")
         check_writable([path])
