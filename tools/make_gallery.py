@@ -1,9 +1,10 @@
-"""Regenerate docs/gallery.jpg: content x style grid (and video frames) from the default model.
+"""Regenerate docs/gallery.jpg (art) and docs/gallery_photo.jpg from the default models.
 
     python tools/make_gallery.py --paintings ../shared/data/paintings [--clip bikes.mp4]
 
-Rows: content photos from examples/content; columns: the style image, then the result. Styles:
-examples/style/starry_night.jpg plus the given public-domain paintings.
+Art: rows are the content photos of examples/content, columns the styles (Starry Night plus the
+given public-domain paintings, all held out of training). Photo: each content photo takes the
+colours and light of each other one (photo-realistic model).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PAINTINGS = (
     "Katsushika_Hokusai_The_Great_Wave_off_Kanagawa_1823_1829.png",
     "Wassily_Kandinsky_Composition_VIII_1923.png",
+    "Vincent_Van_Gogh_Village_Street_in_Auvers_1890.png",
+    "Pierre_Auguste_Renoir_Bal_du_moulin_de_la_Galette_1876.png",
 )
 CELL = 256
 
@@ -65,6 +68,20 @@ def main() -> None:
     grid = torch.cat(rows, dim=-2)
     print(save_image(grid, args.output, overwrite=True))
     write_thumbnails(st, style_imgs[0], rows)
+    print(photo_gallery(contents, Path(args.output).with_name("gallery_photo.jpg")))
+
+
+def photo_gallery(contents: list[Path], output: Path) -> Path:
+    """Content rows x photo-style columns (the other contents), by the default photo model."""
+    st = Stylizer(load_model(None, mode="photo"), precision="fp32")
+    photos = [resize_short_side(load_image(c)[0], 512) for c in contents]
+    blank = torch.ones(1, 3, CELL, CELL)
+    rows = [torch.cat([blank] + [fit(p) for p in photos], dim=-1)]
+    for i, content in enumerate(photos):
+        cells = [fit(content)]
+        cells += [blank if j == i else fit(st.stylize(content, s)) for j, s in enumerate(photos)]
+        rows.append(torch.cat(cells, dim=-1))
+    return save_image(torch.cat(rows, dim=-2), output, overwrite=True)
 
 
 def write_thumbnails(st: Stylizer, style: torch.Tensor, rows: list[torch.Tensor]) -> None:
@@ -78,6 +95,8 @@ def write_thumbnails(st: Stylizer, style: torch.Tensor, rows: list[torch.Tensor]
     out = st.stylize(frames, style, content_stats=st.content_statistics(frames))
     strip = torch.cat([torch.cat([out[0], out[1]], -1), torch.cat([out[2], out[3]], -1)], -2)
     save_image(strip[None], folder / "ccpl_video_stylize.jpg", overwrite=True)
+    # long clips in windows: the same frames as one strip (windows continue each other)
+    save_image(torch.cat(list(out), -1)[None], folder / "ccpl_video_meta_batch.jpg", overwrite=True)
     # finetune: style | result side by side
     save_image(
         torch.cat([fit(style, 192), fit(image_thumb, 192)], -1),

@@ -1,6 +1,6 @@
-"""Plot a training run's losses (log.jsonl) to a PNG, e.g. docs/starter_loss.png.
+"""Plot a training run's losses (log.jsonl) to a PNG, e.g. docs/training_loss.png.
 
-python tools/plot_training.py RUN/log.jsonl -o docs/starter_loss.png
+python tools/plot_training.py RUN/log.jsonl -o docs/training_loss.png
 """
 
 from __future__ import annotations
