@@ -8,7 +8,8 @@ texture (relative Gram distance), edge correlation with the content, nearest-sty
 accuracy and seconds per image. The Magenta network (``pip install -e '.[bench]'``) is the
 baseline a user could pick instead; it is skipped with a note when not installed.
 
-    python benchmarks/bench_quality.py --model ccpl-open-art --model ccpl-starter-art --tag open_art --sheet docs/quality_sheet.jpg
+    python benchmarks/bench_quality.py --model ccpl-open-art --model ccpl-starter-art \
+        --tag open_art --sheet docs/quality_sheet.jpg
     python benchmarks/bench_quality.py --model ccpl-starter-art --model runs/x/latest.safetensors
     python benchmarks/bench_quality.py --photo --model my_photo.safetensors --no-magenta
 
