@@ -8,6 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+#: Bytes of the output name kept in a temporary name: the rest (".", ".", 8 random characters,
+#: ".partial") adds 18, so a temporary name stays far below the usual 255-byte limit even for an
+#: output name that uses all of it (the name was checked to fit; its temporary must fit too).
+TEMP_STEM_BYTES = 100
+#: Longest temporary name :func:`atomic_write` makes, in bytes.
+TEMP_NAME_MAX = TEMP_STEM_BYTES + len("." + "." + "12345678" + ".partial")
+
 
 def umask() -> int:
     """The process umask (temporary files are created 0600; final files follow the umask)."""
@@ -24,7 +31,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".partial")
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{_short(p.name)}.", suffix=".partial")
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -36,3 +43,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         Path(tmp).unlink(missing_ok=True)
         raise
     return p
+
+
+def _short(name: str) -> str:
+    """``name`` cut to :data:`TEMP_STEM_BYTES` bytes on a character boundary (it is only a hint
+    of which output the temporary file belongs to)."""
+    while len(os.fsencode(name)) > TEMP_STEM_BYTES:
+        name = name[:-1]
+    return name

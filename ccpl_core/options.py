@@ -13,14 +13,19 @@ import math
 from collections.abc import Callable
 
 
+def _num(x: float) -> str:
+    """A bound as people read it: whole numbers in full (4294967295, not 4.29497e+09)."""
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
 def _bounds(low: float | None, high: float | None, low_open: bool = False) -> str:
     if low is not None and high is not None:
         if low_open:
-            return f"above {low:g} and at most {high:g}"
-        return f"between {low:g} and {high:g}"
+            return f"above {_num(low)} and at most {_num(high)}"
+        return f"between {_num(low)} and {_num(high)}"
     if low is not None:
-        return f"{'>' if low_open else '>='} {low:g}"
-    return f"<= {high:g}" if high is not None else "finite"
+        return f"{'>' if low_open else '>='} {_num(low)}"
+    return f"<= {_num(high)}" if high is not None else "finite"
 
 
 def finite_float(
@@ -82,6 +87,27 @@ def zero_or_at_least(minimum: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def multiple_of(step: int, low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``low`` divisible by ``step`` (e.g. crop sizes)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or value % step:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number that is a multiple of {step} and >= {low}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+#: A random seed: a whole number in [0, 2**32 - 1] (what every generator takes).
+seed = int_range(0, 2**32 - 1)
 
 
 def int_list(text: str) -> list[int]:

@@ -10,6 +10,7 @@ and retries.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -45,8 +46,12 @@ DetailHook = Callable[[torch.Tensor, int], torch.Tensor]
 
 #: Encoder children run in float32 in the fast modes (layer 0 + conv1_1 + relu1_1).
 HEAD_LAYERS = 4
-#: Smallest tile tried after repeated out-of-memory errors.
+#: Smallest tile tried after repeated out-of-memory errors (and the CLI's smallest ``--tile``).
 MIN_TILE = 128
+#: Smallest tile the API takes. Tiles are exact at any size, but each carries a margin of 64
+#: pixels (art) a side: a 32-pixel tile already computes 25 times its area, and tile 1 (which
+#: ``max(stride, tile)`` used to turn into 8) nearly 300 times, a run that seems to hang.
+SMALLEST_TILE = 32
 #: Peak working memory per pixel of one image through encoder + SCT + decoder, by element size
 #: of the compute dtype (measured on CPU with benchmarks/memory_per_pixel.py, with headroom).
 BYTES_PER_PIXEL = {4: 700, 2: 400}
@@ -160,6 +165,9 @@ class Stylizer:
                 images are decoded one at a time (a retried chunk's images are passed again).
         """
         batch = as_batch(content, "content")
+        self._check_content_size(batch.shape[-2], batch.shape[-1], "content")
+        if tile:
+            _checked_tile(tile)  # refused before any style or content is encoded
         if not 0.0 <= float(alpha) <= 1.0:
             raise InputError(f"alpha: style strength must be between 0 and 1, got {alpha}")
         method = _color_method(preserve_color)
@@ -178,6 +186,12 @@ class Stylizer:
         channels = 4 if c in (2, 4) else 3
         if out is None:
             out = torch.empty(b, channels, h, w, dtype=torch.float32, device=content.device)
+        elif not isinstance(out, torch.Tensor) or not out.is_floating_point():
+            kind = out.dtype if isinstance(out, torch.Tensor) else type(out).__name__
+            raise InputError(
+                f"out: expected a floating-point tensor to hold values in [0, 1], got {kind}; "
+                "allocate it as float32 (or leave out= unset)"
+            )
         elif tuple(out.shape) != (b, channels, h, w) and tuple(out.shape) != (b, 3, h, w):
             raise InputError(f"out: expected shape {(b, channels, h, w)}, got {tuple(out.shape)}")
 
@@ -236,6 +250,7 @@ class Stylizer:
         moments = FeatureMoments()
         batch = as_batch(frames, "frames")
         b, _, h, w = batch.shape
+        self._check_content_size(h, w, "frames")
         chunk = self._chunk_size(b, h, w)
         for start in range(0, b, chunk):
             self.accumulate(batch[start : start + chunk], moments)
@@ -248,6 +263,7 @@ class Stylizer:
         """Add the deepest-feature moments of ``frames`` to ``moments`` (streaming clip stats)."""
         rgb, _ = to_rgb(frames, "frames")
         h, w = rgb.shape[-2:]
+        self._check_content_size(h, w, "frames")
         x = rgb.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
         tile = self._tile_for(x.shape[0], h, w, None)
         feat = encode_tiled(
@@ -366,6 +382,15 @@ class Stylizer:
             codes.append(StyleCode.blend(per_style, prepared.weights))
         return StyleCode(torch.cat([c.matrix for c in codes]), torch.cat([c.mean for c in codes]))
 
+    def _check_content_size(self, h: int, w: int, name: str) -> None:
+        """Refuse a side the decoder cannot take (its reflection padding needs 2 feature rows)."""
+        need = self.stride + 1
+        if h < need or w < need:
+            raise InputError(
+                f"{name}: image is {w}x{h} pixels; the {self.mode} model needs at least {need} "
+                f"pixels a side. Use a larger image or resize it to at least {need}x{need}."
+            )
+
     def _check_mode(self, prepared: PreparedStyle, name: str) -> None:
         if prepared.mode != self.mode:
             raise InputError(
@@ -397,8 +422,8 @@ class Stylizer:
         """Tile side in pixels (>= max(h, w) means untiled)."""
         if tile == 0:
             return max(h, w)
-        if tile:
-            return max(self.stride, int(tile))
+        if tile is not None:
+            return _checked_tile(tile)
         bpp = bytes_per_pixel(self.dtype)
         return tile_side(b, h, w, bpp, self.budget(), ENCODER_MARGIN[self.mode], self.stride)
 
@@ -551,6 +576,21 @@ class _Tracker:
             self.progress(min(self.done, self.total), self.total)
 
 
+def _checked_tile(tile: float) -> int:
+    """A tile side given by the caller, refused when it would be too small to be practical."""
+    try:
+        side = float(tile)
+    except (TypeError, ValueError):
+        side = math.nan
+    whole = math.isfinite(side) and side == int(side) and not isinstance(tile, bool)
+    if not whole or side < SMALLEST_TILE:
+        raise InputError(
+            f"tile: expected 0 (untiled), None (automatic) or a whole number of at least "
+            f"{SMALLEST_TILE} pixels ({MIN_TILE} or more is efficient), got {tile!r}"
+        )
+    return int(side)
+
+
 def _smaller_tile(tile: int, h: int, w: int, stride: int) -> int | None:
     current = min(tile, max(h, w))
     nxt = current // 2
@@ -573,14 +613,20 @@ def _split_styles(styles: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.T
 
 
 def _normalise_weights(weights: Sequence[float] | None, n: int) -> list[float]:
+    """Weights summing to 1; a NaN or infinite weight would blend into a black image."""
     if weights is None:
         return [1.0 / n] * n
-    ws = [float(x) for x in weights]
+    try:
+        ws = [float(x) for x in weights]
+    except (TypeError, ValueError):
+        raise InputError(f"style weights: expected numbers, got {list(weights)!r}") from None
     if len(ws) != n:
         raise InputError(f"style weights: got {len(ws)} weights for {n} style images")
-    if any(x < 0 or x != x for x in ws) or sum(ws) <= 0:
-        raise InputError(f"style weights: must be non-negative with a positive sum, got {ws}")
     total = sum(ws)
+    if not all(math.isfinite(x) and x >= 0 for x in ws) or not (math.isfinite(total) and total > 0):
+        raise InputError(
+            f"style weights: each must be a finite number >= 0 and their sum positive, got {ws}"
+        )
     return [x / total for x in ws]
 
 

@@ -6,11 +6,14 @@ and bf16 on CPUs with native bf16 instructions (AVX512-BF16 / AMX), else fp32.
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 
 import torch
 
 from .errors import InputError
+from .options import finite_float
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -68,20 +71,38 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
 
 
+#: Environment variable that sets the memory budget, in MiB.
+MEMORY_BUDGET_ENV = "CCPL_MEMORY_BUDGET_MB"
+
+
 def memory_budget(device: torch.device, requested: int | None = None) -> int:
     """Bytes the stylisation of one tile may use.
 
     ``requested`` wins, then the CCPL_MEMORY_BUDGET_MB environment variable; the default is 80 % of
     free GPU memory, or on CPU half the available RAM capped at 1.5 GiB (so 4K stays under 4 GB).
+    A budget that is not a finite positive amount is refused: it would silently mean "as small as
+    possible" (the slowest tiling) or fail later with an overflow.
     """
     if requested:
+        try:
+            amount = float(requested)
+        except (TypeError, ValueError):
+            amount = math.nan
+        if not (math.isfinite(amount) and amount > 0):
+            raise InputError(
+                f"memory budget: expected a positive number of bytes, got {requested!r}"
+            )
         return int(requested)
-    env = os.environ.get("CCPL_MEMORY_BUDGET_MB")
+    env = os.environ.get(MEMORY_BUDGET_ENV)
     if env:
         try:
-            return int(float(env) * 2**20)
-        except ValueError as exc:
-            raise InputError(f"CCPL_MEMORY_BUDGET_MB must be a number of MiB, got {env!r}") from exc
+            mib = finite_float(0, low_open=True)(env)
+        except argparse.ArgumentTypeError:
+            raise InputError(
+                f"{MEMORY_BUDGET_ENV}={env!r} is not a memory budget: expected a finite number "
+                "of MiB above 0 (e.g. 2048); fix it or unset it"
+            ) from None
+        return max(1, int(mib * 2**20))
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free * 0.8)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ccpl_core.cli import main
@@ -166,6 +167,80 @@ def test_bad_video_options(f, capsys, extra, option):
     rc, _, err = run(capsys, *argv, *extra)
     refused(rc, err, option, "expected")
     assert not f["out"].exists()
+
+
+BAD_TRAIN_OPTIONS = [
+    (["--iterations", "0"], "--iterations", ">= 1"),
+    (["--batch-size", "-2"], "--batch-size", ">= 1"),
+    (["--crop", "33"], "--crop", "multiple of 8"),
+    (["--crop", "24"], "--crop", ">= 32"),
+    (["--resize", "16"], "--resize", ">= 32"),
+    (["--lr", "0"], "--lr", "> 0"),
+    (["--lr", "inf"], "--lr", "finite"),
+    (["--lr-decay=-1"], "--lr-decay", ">= 0"),
+    (["--style-weight", "nan"], "--style-weight", "finite"),
+    (["--ccpl-weight=-5"], "--ccpl-weight", ">= 0"),
+    (["--pixel-weight", "inf"], "--pixel-weight", "finite"),
+    (["--style-color-aug", "1.5"], "--style-color-aug", "between 0 and 1"),
+    (["--tau", "0"], "--tau", "> 0"),
+    (["--num-anchors", "0"], "--num-anchors", ">= 1"),
+    (["--seed", "99999999999"], "--seed", "4294967295"),
+    (["--save-every", "0"], "--save-every", ">= 1"),
+    (["--log-every", "0"], "--log-every", ">= 1"),
+    (["--val-every=-1"], "--val-every", ">= 0"),
+    (["--workers=-1"], "--workers", ">= 0"),
+    (["--iterations", "ten"], "--iterations", "whole number"),
+]
+
+
+@pytest.mark.parametrize(("extra", "option", "hint"), BAD_TRAIN_OPTIONS)
+def test_bad_train_options(f, capsys, extra, option, hint):
+    out = f["tmp"] / "run"
+    argv = ["train", "--content", f["tmp"], "--style", f["tmp"], "--out", out, "--init", NO_MODEL]
+    rc, _, err = run(capsys, *argv, *extra)
+    refused(rc, err, option, hint, "--help")
+    assert not out.exists()
+
+
+def test_train_resize_below_crop_and_bad_export(f, capsys):
+    out = f["tmp"] / "run"
+    base = ["train", "--content", f["tmp"], "--style", f["tmp"], "--out", out, "--init", NO_MODEL]
+    rc, _, err = run(capsys, *base, "--crop", "256", "--resize", "128")
+    refused(rc, err, "--resize 128", "--crop 256")
+    rc, _, err = run(capsys, *base, "--export", f["tmp"] / "final.pth")
+    refused(rc, err, "final.pth", ".safetensors")
+    blocker = f["tmp"] / "blocker"
+    blocker.write_text("x")
+    rc, _, err = run(capsys, *base, "--export", blocker / "final.safetensors")
+    refused(rc, err, "is a file, not a folder")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "option", "hint"),
+    [
+        (["--steps", "0"], "--steps", ">= 1"),
+        (["--lr", "nan"], "--lr", "finite"),
+        (["--crop", "100"], "--crop", "multiple of 8"),
+        (["--batch-size", "0"], "--batch-size", ">= 1"),
+        (["--style-weight=-1"], "--style-weight", ">= 0"),
+        (["--content-weight", "inf"], "--content-weight", "finite"),
+    ],
+)
+def test_bad_finetune_options(f, capsys, extra, option, hint):
+    out = f["tmp"] / "mine.safetensors"
+    argv = ["finetune", "--model", NO_MODEL, "--style", f["style"], "--content", f["tmp"]]
+    rc, _, err = run(capsys, *argv, "-o", out, *extra)
+    refused(rc, err, option, hint, "--help")
+    assert not out.exists()
+
+
+def test_finetune_output_checked_before_the_model(f, capsys):
+    blocker = f["tmp"] / "blocker"
+    blocker.write_text("x")
+    argv = ["finetune", "--model", NO_MODEL, "--style", f["style"], "--content", f["tmp"]]
+    rc, _, err = run(capsys, *argv, "-o", blocker / "mine.safetensors")
+    refused(rc, err, "is a file, not a folder")
 
 
 def test_bad_eval_intervals(f, capsys):
@@ -351,6 +426,15 @@ def test_tiny_content(f, capsys, model):
     nothing_under(f["out"])
 
 
+@pytest.mark.parametrize("value", ["-100", "0", "inf", "nan", "1e999"])
+def test_bad_memory_budget_in_the_environment(f, capsys, model, monkeypatch, value):
+    """Was accepted (a negative budget: the slowest tiling) or an OverflowError traceback."""
+    monkeypatch.setenv("CCPL_MEMORY_BUDGET_MB", value)
+    rc, _, err = run(capsys, *stylize(f, "-o", f["out"] / "a.png", model=model))
+    refused(rc, err, f"CCPL_MEMORY_BUDGET_MB={value!r}", "MiB above 0", "unset it")
+    nothing_under(f["out"])
+
+
 def test_disk_full_while_saving(f, capsys, model, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(f["out"] / "a.png"))
@@ -431,3 +515,71 @@ def test_16bit_frames_with_low_values_stay_dark(f):
     Image.fromarray(np.full((6, 8), 200, np.uint16)).save(frames / "0001.png")
     (frame,) = list(FrameSource(frames))
     assert frame.dtype == np.uint8 and frame.max() <= 1  # 200/65535, not 200/255
+
+
+# ---------------------------------------------------------------- files written and read
+
+
+@pytest.mark.parametrize("length", [238, 251])
+def test_long_valid_output_name_is_written(tmp_path, length):
+    """A name the file system takes must not fail at the very end for its temporary name."""
+    from ccpl_core.fsutil import TEMP_NAME_MAX, atomic_write
+
+    seen = []
+
+    def write(fh):
+        seen.append(os.listdir(tmp_path))
+        fh.write(b"result")
+
+    name = "n" * (length - 4) + ".png"
+    atomic_write(tmp_path / name, write)
+    assert (tmp_path / name).read_bytes() == b"result"
+    (temp,) = seen[0]
+    assert temp.startswith(".nnnn") and temp.endswith(".partial")
+    assert len(temp.encode()) <= TEMP_NAME_MAX < 255
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_interrupted_write_leaves_nothing(tmp_path):
+    from ccpl_core.fsutil import atomic_write
+
+    (tmp_path / "a.png").write_bytes(b"user data")
+
+    def fail(fh):
+        fh.write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "a.png", fail)
+    assert os.listdir(tmp_path) == ["a.png"]
+    assert (tmp_path / "a.png").read_bytes() == b"user data"
+
+
+def test_training_images_read_like_every_other_image(tmp_path, monkeypatch):
+    """EXIF orientation, 16-bit scaling and the pixel limit apply to training images too."""
+    from ccpl_core.errors import InputError
+    from ccpl_core.training.data import CropSampler, load_resized
+
+    im = Image.fromarray((np.random.default_rng(7).random((80, 120, 3)) * 255).astype(np.uint8))
+    exif = im.getexif()
+    exif[0x0112] = 6  # stored landscape, shown portrait
+    im.save(tmp_path / "phone.jpg", exif=exif)
+    assert tuple(load_resized(tmp_path / "phone.jpg", 64).shape) == (3, 96, 64)  # upright
+
+    Image.fromarray(np.full((70, 70), 200, np.uint16)).save(tmp_path / "dark16.png")
+    dark = load_resized(tmp_path / "dark16.png", 64)
+    assert dark.dtype == torch.uint8 and int(dark.max()) <= 1  # 200/65535, not 200/255
+
+    (tmp_path / "huge.png").write_bytes(png_header(50000, 50000))
+    noise(tmp_path / "small.png", 40, 50)
+    (tmp_path / "cut.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    for name, needles in [
+        ("huge.png", ("50000x50000", "limit")),
+        ("small.png", ("50x40", "at least 64")),
+        ("cut.png", ("cut.png", "damaged")),
+        ("missing.png", ("missing.png", "not found")),
+    ]:
+        with pytest.raises(InputError) as info:
+            CropSampler.from_files([tmp_path / name], 64, 32, "--content")
+        line = str(info.value)
+        assert "\n" not in line and all(n in line for n in needles), line

@@ -9,7 +9,7 @@ from helpers import image
 from ccpl_core import InputError, Stylizer
 from ccpl_core.color import match_color, rgb_to_ycbcr
 from ccpl_core.models import ContentStats
-from ccpl_core.pipeline import BYTES_PER_PIXEL, PreparedStyle
+from ccpl_core.pipeline import BYTES_PER_PIXEL, FeatureMoments, PreparedStyle
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,19 @@ def test_style_batch_tensor_means_several_styles(st, content):
     assert torch.allclose(as_batch, as_list, atol=1e-6)
 
 
-@pytest.mark.parametrize("weights", [[1.0], [1, -1], [0, 0], [float("nan"), 1]])
+@pytest.mark.parametrize(
+    "weights",
+    [
+        [1.0],
+        [1, -1],
+        [0, 0],
+        [float("nan"), 1],
+        [float("inf"), 1],
+        [float("-inf"), 1],
+        [1e308, 1e308],  # each finite, the sum is not: the blend would be nan (a black image)
+        ["heavy", 1],
+    ],
+)
 def test_bad_style_weights(st, content, weights):
     with pytest.raises(InputError, match="style weights"):
         st.stylize(content, [image("hubble"), image("rocket")], style_weights=weights)
@@ -237,6 +249,38 @@ def test_bad_content(st, style, bad, match):
         st.stylize(bad, style)
 
 
+@pytest.mark.parametrize("side", [1, 8])
+def test_content_too_small_is_clear(st, st_photo, style, side):
+    """A side <= the stride reached the decoder's reflection padding as a raw RuntimeError."""
+    for shape in ((side, 40), (40, side)):
+        with pytest.raises(InputError, match=r"art model needs at least 9 pixels a side"):
+            st.stylize(torch.rand(1, 3, *shape), style)
+        with pytest.raises(InputError, match=r"at least 9 pixels"):
+            st.content_statistics(torch.rand(2, 3, *shape))
+        with pytest.raises(InputError, match=r"at least 9 pixels"):
+            st.accumulate(torch.rand(2, 3, *shape), FeatureMoments())
+    with pytest.raises(InputError, match=r"photo model needs at least 5 pixels"):
+        st_photo.stylize(torch.rand(1, 3, 4, 40), style)
+    assert st.stylize(torch.rand(1, 3, 9, 9), style).shape == (1, 3, 9, 9)  # the smallest
+    assert st_photo.stylize(torch.rand(1, 3, 5, 7), style).shape == (1, 3, 5, 7)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int32, torch.bool])
+def test_out_must_be_floating_point(st, style, dtype):
+    x = torch.rand(1, 3, 16, 16)
+    out = torch.zeros(1, 3, 16, 16, dtype=dtype)
+    with pytest.raises(InputError, match="out: expected a floating-point tensor"):
+        st.stylize(x, style, out=out)
+    assert not out.any()  # refused before anything was written into it
+
+
+@pytest.mark.parametrize("tile", [1, 8, 31, -64, 100.5, float("nan"), True])
+def test_tile_too_small_or_not_whole(st, style, tile):
+    """``max(stride, tile)`` used to turn tile 1 into 8-pixel tiles: a run that seems to hang."""
+    with pytest.raises(InputError, match=r"tile: expected 0 .*at least 32 pixels"):
+        st.stylize(torch.rand(1, 3, 48, 48), style, tile=tile)
+
+
 def test_style_too_small_is_clear(st, st_photo, content):
     with pytest.raises(InputError, match=r"at least 33x33"):
         st.stylize(content, torch.rand(1, 3, 32, 200))
@@ -359,6 +403,21 @@ def test_fast_precision_close_to_exact(art_net, content, style):
     assert not torch.equal(fast, exact)
 
 
+@pytest.mark.parametrize("value", ["-1", "0", "inf", "nan", "1e400", "lots"])
+def test_bad_memory_budget_in_the_environment(art_net, monkeypatch, style, value):
+    monkeypatch.setenv("CCPL_MEMORY_BUDGET_MB", value)
+    st = Stylizer(art_net)
+    with pytest.raises(InputError, match=r"CCPL_MEMORY_BUDGET_MB=.* finite number of MiB above 0"):
+        st.stylize(torch.rand(1, 3, 16, 16), style)
+    with pytest.raises(InputError, match="memory budget"):
+        Stylizer(art_net, memory_budget_bytes=-5).budget()
+
+
+def test_memory_budget_in_the_environment(art_net, monkeypatch):
+    monkeypatch.setenv("CCPL_MEMORY_BUDGET_MB", "1.5")
+    assert Stylizer(art_net).budget() == int(1.5 * 2**20)
+
+
 def test_precision_and_device_errors(art_net):
     with pytest.raises(InputError, match="precision"):
         Stylizer(art_net, precision="int8")
@@ -374,3 +433,57 @@ def test_content_stats_override(st, content, style):
     assert torch.allclose(same, st.stylize(content, style), atol=1e-6)
     shifted = ContentStats(stats.mean + 1.0, stats.std)
     assert not torch.allclose(st.stylize(content, style, content_stats=shifted), same, atol=1e-3)
+
+
+# ----------------------------------------------------------------- video helpers
+
+
+def test_output_info_needs_no_frame_sized_tensor(monkeypatch):
+    """The output size of a 16K clip comes from its numbers: no 40 GB probe tensor."""
+    from ccpl_core.images import planned_size, resize_short_side
+    from ccpl_core.video import engine
+    from ccpl_core.video.io import VideoInfo
+
+    def no_allocation(*args, **kwargs):
+        raise AssertionError("output_info allocated a tensor")
+
+    monkeypatch.setattr(engine.torch, "zeros", no_allocation)
+    big = engine.output_info(VideoInfo(10, 25.0, 100_000, 100_000, False), 512)
+    assert (big.width, big.height) == (512, 512)
+    monkeypatch.undo()
+    for h, w, size in [(720, 1280, 512), (37, 101, 20), (1080, 1920, 1080), (5, 3, 0)]:
+        info = engine.output_info(VideoInfo(3, 30.0, w, h, True), size)
+        shape = resize_short_side(torch.zeros(1, 1, h, w), size).shape[-2:]
+        assert (info.height, info.width) == tuple(shape) == planned_size(h, w, size)
+        assert (info.frames, info.fps, info.has_audio) == (3, 30.0, True)
+
+
+def test_warping_error_refuses_clearly():
+    import numpy as np
+
+    from ccpl_core.video.metrics import warping_error
+
+    rng = np.random.default_rng(0)
+    clip = [(rng.random((24, 32, 3)) * 255).astype(np.uint8) for _ in range(3)]
+    small = [f[:16, :20] for f in clip]
+    with pytest.raises(
+        InputError, match=r"frame 0: the source is 32x24 but the stylised frame is 20x16"
+    ):
+        warping_error(clip, small)
+    with pytest.raises(InputError, match=r"3 frame\(s\) are too few for interval 10.*at least 11"):
+        warping_error(clip, clip, interval=10)
+    with pytest.raises(InputError, match="interval must be a whole number >= 1"):
+        warping_error(clip, clip, interval=0)
+    still = [clip[0]] * 3
+    assert warping_error(still, still) < 1e-3
+
+
+def test_warping_error_without_trackable_pixels(monkeypatch):
+    import numpy as np
+
+    from ccpl_core.video import metrics
+
+    monkeypatch.setattr(metrics.flowlib, "occlusion_mask", lambda *a: np.zeros((16, 16)))
+    still = [np.zeros((16, 16, 3), np.uint8)] * 2
+    with pytest.raises(InputError, match="no pixel could be followed between frames 1 apart"):
+        metrics.warping_error(still, still)

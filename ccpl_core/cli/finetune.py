@@ -8,8 +8,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import InputError
-from ..images import load_image
+from ..images import check_writable, load_image
 from ..loading import load_model
+from ..options import finite_float, multiple_of, positive_int, seed
 from ..training.data import list_images, load_resized
 from ..training.finetune import PRESETS, finetune
 from ..weights.files import save_sctnet
@@ -33,14 +34,20 @@ def register(sub: argparse._SubParsersAction) -> None:
             f"{k}: {v[0]} steps, lr {v[1]}, crop {v[2]}, batch {v[3]}" for k, v in PRESETS.items()
         ),
     )
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--crop", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--content-weight", type=float, default=1.0)
-    p.add_argument("--style-weight", type=float, default=10.0)
-    p.add_argument("--ccpl-weight", type=float, default=5.0)
-    p.add_argument("--seed", type=int, default=0)
+    # numbers are checked while the arguments are parsed, before the model loads
+    preset = "(default: the preset's)"
+    p.add_argument("--steps", type=positive_int, default=None, help=f"training steps {preset}")
+    p.add_argument(
+        "--lr", type=finite_float(0, low_open=True), default=None, help=f"learning rate {preset}"
+    )
+    p.add_argument(
+        "--crop", type=multiple_of(8, 32), default=None, help=f"crop size, a multiple of 8 {preset}"
+    )
+    p.add_argument("--batch-size", type=positive_int, default=None, help=f"crops per step {preset}")
+    p.add_argument("--content-weight", type=finite_float(0), default=1.0)
+    p.add_argument("--style-weight", type=finite_float(0), default=10.0)
+    p.add_argument("--ccpl-weight", type=finite_float(0), default=5.0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
     p.add_argument("--device", default="auto")
     p.add_argument("--models-dir", default=None)
@@ -55,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"-o {out}: the output must be a .safetensors file")
     if out.exists() and not args.overwrite:
         raise InputError(f"output exists: {out} (use --overwrite)")
+    check_writable([out])  # the result is written after the whole run: refused now, not then
     model = load_model(args.model, models_dir=args.models_dir)
     styles = [load_image(s)[0] for s in args.style]
     contents = [

@@ -16,8 +16,17 @@ import torch
 from tqdm import tqdm
 
 from ..errors import InputError
+from ..images import check_writable
 from ..loading import load_model
 from ..models import SCTNet
+from ..options import (
+    finite_float,
+    int_range,
+    multiple_of,
+    non_negative_int,
+    positive_int,
+    seed,
+)
 from ..training import STAGES, CropSampler, PairBatches, TrainConfig, Trainer, list_images
 from ..training.data import families_of
 from ..training.trainer import LATEST
@@ -57,27 +66,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--resume", action="store_true", help=f"continue from OUT/{LATEST}")
     defaults = TrainConfig()
+    # each number is checked while the arguments are parsed: a typo costs no data or model load
+    positive = finite_float(0, low_open=True)
+    weight = finite_float(0)
     for name, kind, text in (
-        ("iterations", int, "total iterations"),
-        ("batch_size", int, "images per batch"),
-        ("crop", int, "random crop size"),
-        ("resize", int, "shorter side before cropping"),
-        ("lr", float, "Adam learning rate"),
-        ("lr_decay", float, "lr = lr / (1 + decay * it)"),
-        ("content_weight", float, "content loss weight"),
-        ("style_weight", float, "style weight"),
-        ("ccpl_weight", float, "CCPL loss weight"),
-        ("pixel_weight", float, "reconstruct stage: L1 pixel loss weight"),
-        ("perceptual_weight", float, "reconstruct stage: perceptual loss weight"),
-        ("style_color_aug", float, "probability of a random palette change per style crop"),
-        ("tau", float, "InfoNCE temperature"),
-        ("num_anchors", int, "CCPL anchors per layer"),
-        ("seed", int, "random seed"),
-        ("save_every", int, "checkpoint interval"),
-        ("log_every", int, "log interval"),
-        ("val_every", int, "validation image interval (0 = off)"),
-        ("keep_every", int, "also keep a numbered checkpoint at this interval (0 = off)"),
-        ("workers", int, "data-loader worker processes"),
+        ("iterations", positive_int, "total iterations"),
+        ("batch_size", positive_int, "images per batch"),
+        ("crop", multiple_of(8, 32), "random crop size, a multiple of 8"),
+        ("resize", int_range(32), "shorter side before cropping, at least --crop"),
+        ("lr", positive, "Adam learning rate"),
+        ("lr_decay", weight, "lr = lr / (1 + decay * it)"),
+        ("content_weight", weight, "content loss weight"),
+        ("style_weight", weight, "style weight"),
+        ("ccpl_weight", weight, "CCPL loss weight"),
+        ("pixel_weight", weight, "reconstruct stage: L1 pixel loss weight"),
+        ("perceptual_weight", weight, "reconstruct stage: perceptual loss weight"),
+        (
+            "style_color_aug",
+            finite_float(0, 1),
+            "probability of a random palette change per style crop",
+        ),
+        ("tau", positive, "InfoNCE temperature"),
+        ("num_anchors", positive_int, "CCPL anchors per layer"),
+        ("seed", seed, "random seed"),
+        ("save_every", positive_int, "checkpoint interval"),
+        ("log_every", positive_int, "log interval"),
+        ("val_every", non_negative_int, "validation image interval (0 = off)"),
+        (
+            "keep_every",
+            non_negative_int,
+            "also keep a numbered checkpoint at this interval (0 = off)",
+        ),
+        ("workers", non_negative_int, "data-loader worker processes"),
     ):
         p.add_argument(
             "--" + name.replace("_", "-"),
@@ -197,6 +217,16 @@ def init_distributed(device: str) -> tuple[int, str]:
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     cfg.validate()
+    if cfg.resize < cfg.crop:
+        raise InputError(
+            f"--resize {cfg.resize} is smaller than --crop {cfg.crop}: crops are cut from images "
+            "resized to --resize; raise --resize or lower --crop"
+        )
+    if args.export:  # written after the whole run: refused now rather than then
+        export = Path(args.export)
+        if export.suffix != ".safetensors":
+            raise InputError(f"--export {export}: the model must be a .safetensors file")
+        check_writable([export])
     rank, args.device = init_distributed(args.device)
     out = Path(args.out)
     content_files = list_images(args.content, "--content")

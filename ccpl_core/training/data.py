@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from ..errors import InputError
-from ..images import IMAGE_SUFFIXES
+from ..images import IMAGE_SUFFIXES, load_frame
 
 #: Images smaller than this on their shorter side are refused (they cannot give useful crops).
 MIN_TRAIN_SIDE = 64
@@ -36,22 +36,26 @@ def list_images(source: str | os.PathLike | Sequence[str | os.PathLike], what: s
 
 
 def load_resized(path: Path, short_side: int) -> torch.Tensor:
-    """uint8 [3, h, w] with the shorter side resized to ``short_side``."""
+    """uint8 [3, h, w] with the shorter side resized to ``short_side``.
+
+    Read on the one image path (:func:`ccpl_core.images.load_frame`): upright as shown (EXIF),
+    16-bit files scaled by their bit depth, and a file above the pixel limit refused from its
+    header, like every other image the project reads.
+    """
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            w, h = im.size
-            if min(w, h) < MIN_TRAIN_SIDE:
-                raise InputError(
-                    f"training image {path} is only {w}x{h}; images need a shorter side of at "
-                    f"least {MIN_TRAIN_SIDE} pixels"
-                )
-            scale = short_side / min(w, h)
-            size = (max(short_side, round(w * scale)), max(short_side, round(h * scale)))
-            im = im.resize(size, Image.BICUBIC, reducing_gap=3.0)
-            return torch.from_numpy(np.array(im, copy=True)).permute(2, 0, 1).contiguous()
+        rgb = load_frame(path)
     except OSError as exc:
         raise InputError(f"cannot read training image {path}: {exc}") from exc
+    h, w = rgb.shape[:2]
+    if min(w, h) < MIN_TRAIN_SIDE:
+        raise InputError(
+            f"training image {path} is only {w}x{h}; images need a shorter side of at "
+            f"least {MIN_TRAIN_SIDE} pixels"
+        )
+    scale = short_side / min(w, h)
+    size = (max(short_side, round(w * scale)), max(short_side, round(h * scale)))
+    im = Image.fromarray(rgb).resize(size, Image.BICUBIC, reducing_gap=3.0)
+    return torch.from_numpy(np.array(im, copy=True)).permute(2, 0, 1).contiguous()
 
 
 def tensors_to_uint8(images: torch.Tensor) -> list[torch.Tensor]:

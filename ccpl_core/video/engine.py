@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..images import resize_short_side
+from ..images import planned_size, resize_short_side
 from ..models import ContentStats
 from ..pipeline import FeatureMoments, PreparedStyle, Progress, Stylizer
 from .flow import FLOW_PRESETS
@@ -85,10 +85,15 @@ def chunk_frames(batch: int, info: VideoInfo) -> int:
 
 
 def output_info(info: VideoInfo, size: int) -> VideoInfo:
+    """The stylised clip's description: frames resized like :func:`resize_short_side` resizes.
+
+    Computed from the numbers alone (no frame-sized probe tensor, which for a 16K source would
+    allocate gigabytes just to read its shape).
+    """
     if not size:
         return info
-    probe = resize_short_side(torch.zeros(1, 1, info.height, info.width), size)
-    return VideoInfo(info.frames, info.fps, probe.shape[-1], probe.shape[-2], info.has_audio)
+    height, width = planned_size(info.height, info.width, size)
+    return VideoInfo(info.frames, info.fps, width, height, info.has_audio)
 
 
 class ClipStylizer:

@@ -9,12 +9,14 @@ distance of the output's VGG channel statistics to the style's (lower = stronger
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from collections.abc import Iterable
 
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..losses import mean_std
 from ..models import VGGEncoder
 from . import flow as flowlib
@@ -26,14 +28,30 @@ def warping_error(
     interval: int = 1,
     preset: str = "medium",
 ) -> float:
-    """Mean masked RMSE between stylised frame t+k and stylised frame t warped onto it."""
+    """Mean masked RMSE between stylised frame t+k and stylised frame t warped onto it.
+
+    Frames are compared in order until either clip ends. A size mismatch, a clip too short for
+    ``interval`` or frames without a single trackable pixel raise :class:`InputError`, which says
+    what to change, instead of returning a figure that means nothing.
+    """
+    try:
+        whole = operator.index(interval)
+    except TypeError:
+        whole = 0
+    if isinstance(interval, bool) or whole < 1:
+        raise InputError(f"warping error: interval must be a whole number >= 1, got {interval!r}")
+    interval = whole
     window: deque = deque(maxlen=interval + 1)
     errors = []
+    seen = 0
     for idx, (fin, fout) in enumerate(zip(source, stylised, strict=False)):
         if fin.shape[:2] != fout.shape[:2]:
-            raise ValueError(
-                f"frame {idx}: source {fin.shape[:2]} and stylised {fout.shape[:2]} sizes differ"
+            raise InputError(
+                f"warping error: frame {idx}: the source is {_size(fin)} but the stylised frame "
+                f"is {_size(fout)}; compare the clip with the source at the size it was "
+                "stylised from (ccpl eval temporal --size)"
             )
+        seen = idx + 1
         window.append((fin, fout.astype(np.float32) / (255.0 if fout.dtype == np.uint8 else 1.0)))
         if len(window) == interval + 1:
             (a_in, a_out), (b_in, b_out) = window[0], window[-1]
@@ -41,9 +59,22 @@ def warping_error(
             mask = flowlib.occlusion_mask(back, flowlib.flow(a_in, b_in, preset))
             if mask.sum() > 0:
                 errors.append(masked_warp_rmse(a_out, b_out, back, mask))
+    if seen <= interval:
+        raise InputError(
+            f"warping error: {seen} frame(s) are too few for interval {interval}; it needs at "
+            f"least {interval + 1}: use a longer clip or a smaller interval"
+        )
     if not errors:
-        raise ValueError(f"clip too short for interval {interval}")
+        raise InputError(
+            f"warping error: no pixel could be followed between frames {interval} apart in "
+            f"{seen} frames (scene cuts or blank frames?); use a smaller interval or another clip"
+        )
     return float(np.mean(errors))
+
+
+def _size(frame: np.ndarray) -> str:
+    """``WxH`` of an [H, W, C] frame, as people write sizes."""
+    return f"{frame.shape[1]}x{frame.shape[0]}" if frame.ndim >= 2 else str(frame.shape)
 
 
 def masked_warp_rmse(
