@@ -13,7 +13,7 @@ from fake_hub import COMMIT, FakeHub
 
 from ccpl_core.models.init import random_sctnet
 from ccpl_core.weights.files import save_sctnet, save_state, sha256_file
-from ccpl_core.weights.hub import STAGING, publish
+from ccpl_core.weights.hub import STAGING, publish, staging_dir
 
 REPO = "ccpl-test/tiny"
 LOADER = (
@@ -131,12 +131,11 @@ def test_wrong_sha_rejected_and_nothing_left(hosted):
     result = load(hosted)
     assert not result["ok"] and "was deleted" in result["error"]
     assert not (hosted["models"] / "tiny.safetensors").exists()
-    leftovers = [
-        p
-        for p in (hosted["models"] / STAGING).rglob("tiny.safetensors*")
-        if not p.name.endswith(".lock")
-    ]
+    staging = staging_dir(hosted["models"])
+    assert staging.parent == hosted["models"].parent  # beside the models, not among them
+    leftovers = [p for p in staging.rglob("tiny.safetensors*") if not p.name.endswith(".lock")]
     assert leftovers == []  # neither the data nor the client's record of it
+    assert not (hosted["models"] / STAGING).exists()
 
 
 def test_interrupted_download_resumes(hosted):
@@ -223,3 +222,13 @@ def test_weights_download_command(hosted):
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.strip().splitlines()
     assert [Path(x).name for x in lines] == ["tiny_encoder.safetensors", "tiny.safetensors"]
+    # each transfer is announced (what, how big, from where, into where) before it starts
+    said = [line for line in proc.stderr.splitlines() if "downloading" in line]
+    url = f"{hosted['hub'].url}/{REPO}/resolve/{COMMIT}"
+    assert said[0].startswith("ccpl weights: warning: downloading tiny_encoder.safetensors (")
+    assert f"{url}/tiny_encoder.safetensors into {hosted['models']}" in said[0]
+    assert f"{url}/tiny.safetensors into {hosted['models']}" in said[1] and len(said) == 2
+    assert sorted(p.name for p in hosted["models"].iterdir()) == [
+        "tiny.safetensors",
+        "tiny_encoder.safetensors",
+    ]  # no staging folder among the models
