@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 from ..errors import InputError, ModelError
+from ..fsutil import atomic_write
 from ..weights.convert import convert, manifest_entries
 from ..weights.files import read_state, sha256_file
 from ..weights.hub import download, publish
-from ..weights.manifest import load_manifest, manifest_path, parse_manifest
+from ..weights.layout import describe_contents
+from ..weights.manifest import Manifest, load_manifest, manifest_path, parse_manifest
 from ..weights.resolve import default_models_dir
 from ..weights.store import bundled_path, locate, verify
 
@@ -26,8 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     wsub = p.add_subparsers(dest="weights_command", required=True, metavar="ACTION")
     ls = wsub.add_parser("list", help="models in the manifest and whether their files are here")
     ls.set_defaults(func=run_list)
-    ver = wsub.add_parser("verify", help="check files against the manifest's sha256")
-    ver.add_argument("path", nargs="?", default=None, help="a file to check (default: all)")
+    ver = wsub.add_parser(
+        "verify",
+        help="check files against the manifest's sha256",
+        description="Check model files. Without PATH: every manifest file found here. With "
+        "PATHs (files or folders of .safetensors files): each file, against the manifest's "
+        "sha256 when it is listed there, else only that it reads and holds a model's keys and "
+        "shapes. Exit status: 0 all verified, 1 some could only be checked for their structure, "
+        "2 some are damaged or do not match.",
+    )
+    ver.add_argument(
+        "path", nargs="*", default=[], help="files or folders to check (default: manifest files)"
+    )
     ver.set_defaults(func=run_verify)
     dl = wsub.add_parser("download", help="download (and verify) a model and its encoder")
     dl.add_argument("name", help="model name from the manifest")
@@ -86,18 +98,7 @@ def run_verify(args: argparse.Namespace) -> int:
     man = load_manifest(args.manifest)
     folder = _folder(args)
     if args.path:
-        p = Path(args.path)
-        if not p.is_file():
-            raise InputError(f"not found: {p}")
-        read_state(p)  # readable safetensors?
-        digest = sha256_file(p)
-        for entry in man.entries.values():
-            for spec in entry.files:
-                if spec.sha256 == digest:
-                    print(f"OK {p} = {entry.name}/{spec.name}")
-                    return 0
-        print(f"{p}: readable, sha256 {digest}, not listed in the manifest")
-        return 1
+        return _verify_paths(man, [Path(p) for p in args.path])
     bad = 0
     for entry in man.entries.values():
         for spec in entry.files:
@@ -109,6 +110,66 @@ def run_verify(args: argparse.Namespace) -> int:
     if bad:
         raise ModelError(f"{bad} file(s) do not match the manifest")
     return 0
+
+
+def _verify_paths(man: Manifest, paths: list[Path]) -> int:
+    """Check files and folders given by the user, one line each saying what was checked.
+
+    A file listed in the manifest is checked against its sha256; any other file can only be
+    checked for being a readable safetensors file holding a model's keys and shapes, and the
+    line says so. Everything is refused before any file is read when a path does not exist.
+    """
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(p.glob("*.safetensors"))
+            if not found:
+                raise InputError(f"no .safetensors files in folder {p}")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"not found: {p}; give model files or folders of them")
+    by_digest = {s.sha256: (e, s) for e in man.entries.values() for s in e.files if s.sha256}
+    by_name = {s.name: (e, s) for e in man.entries.values() for s in e.files}
+    bad = unlisted = 0
+    for f in dict.fromkeys(files):
+        status, text = _verify_one(f, by_digest, by_name)
+        print(f"{status:8s} {f}: {text}")
+        bad += status == "BAD"
+        unlisted += status == "UNLISTED"
+    if bad:
+        raise ModelError(
+            f"{bad} of {len(files)} file(s) are damaged or do not match the manifest; "
+            "download or convert them again"
+        )
+    return 1 if unlisted else 0
+
+
+def _verify_one(
+    path: Path, by_digest: dict[str, tuple], by_name: dict[str, tuple]
+) -> tuple[str, str]:
+    """(OK | BAD | UNLISTED, what was found) for one file."""
+    digest = sha256_file(path)
+    if digest in by_digest:
+        entry, spec = by_digest[digest]
+        return "OK", f"sha256 matches the manifest ({entry.name}/{spec.name})"
+    if path.name in by_name:
+        entry, spec = by_name[path.name]
+        return "BAD", (
+            f"named like {entry.name}'s file but its sha256 {digest[:16]}... is not the "
+            f"manifest's {str(spec.sha256)[:16]}..."
+        )
+    try:
+        tensors, meta = read_state(path)
+        what = describe_contents(tensors, meta, path.name)
+    except ModelError as exc:
+        hint = " (macOS Finder metadata: safe to delete)" if path.name.startswith("._") else ""
+        return "BAD", f"{exc}{hint}"
+    return "UNLISTED", (
+        f"not in the manifest (sha256 {digest[:16]}...), so only its structure was checked: "
+        f"a readable safetensors file with {what}"
+    )
 
 
 def run_convert(args: argparse.Namespace) -> int:
@@ -148,6 +209,7 @@ def run_publish(args: argparse.Namespace) -> int:
         data = json.loads(path.read_text())
         data["models"].update(entry)
         parse_manifest(data, path)
-        path.write_text(json.dumps(data, indent=2) + "\n")
+        text = (json.dumps(data, indent=2) + "\n").encode()
+        atomic_write(path, lambda fh: fh.write(text))  # never a half-written manifest
         print(f"added {args.name} to {path}")
     return 0

@@ -135,8 +135,12 @@ def encoder_fingerprint(encoder_state: dict[str, torch.Tensor]) -> str:
 
 
 def model_files_in(folder: str | os.PathLike) -> list[Path]:
-    """The .safetensors files of a model folder, encoder files first."""
-    files = sorted(Path(folder).glob("*.safetensors"))
+    """The .safetensors files of a model folder, encoder files first.
+
+    macOS ``._*`` files (Finder metadata that shared drives show as files) are left out: they
+    share the model files' suffix but never hold weights.
+    """
+    files = sorted(p for p in Path(folder).glob("*.safetensors") if not p.name.startswith("._"))
     if not files:
         raise ModelError(f"no .safetensors files in model folder {folder}")
     return files

@@ -72,6 +72,36 @@ def check_part(
     return out
 
 
+def describe_contents(state: dict[str, torch.Tensor], metadata: dict[str, str], source: str) -> str:
+    """What a project-layout file holds, after checking every key and shape (for ``verify``).
+
+    Raises a :class:`ModelError` naming the first problem when the tensors are not parts of an
+    art or photo network (a damaged, foreign or half-converted file).
+    """
+    parts = to_authors(state)
+    present = [p for p in PARTS if parts[p]]
+    if not present:
+        raise ModelError(f"{source}: holds no tensors")
+    declared = metadata.get("ccpl.mode")
+    modes = [declared] if declared in ("art", "photo") else ["art", "photo"]
+    first: ModelError | None = None
+    for mode in modes:
+        try:
+            for part in present:
+                check_part(parts[part], mode, part, source, allow_extra=part == "encoder")
+        except ModelError as exc:
+            first = first or exc
+            continue
+        if present == ["encoder"]:
+            users = "art and photo models" if mode == "art" else "photo models"
+            return f"an encoder's keys and shapes (for {users})"
+        return f"the keys and shapes of {'an' if mode == 'art' else 'a'} {mode} model's " + (
+            ", ".join(present)
+        )
+    assert first is not None
+    raise first
+
+
 def from_authors(
     mode: str,
     vgg: dict[str, torch.Tensor] | None = None,

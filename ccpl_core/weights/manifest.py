@@ -12,7 +12,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ..errors import ModelError
 
@@ -20,6 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MANIFEST = REPO_ROOT / "weights_manifest.json"
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _REV = re.compile(r"^[0-9a-f]{40}$")
+_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass(frozen=True)
@@ -84,26 +85,52 @@ def load_manifest(path: str | os.PathLike | None = None) -> Manifest:
 
 
 def parse_manifest(data: object, path: Path) -> Manifest:
-    """Validate the manifest's structure; every problem names the entry and the field."""
+    """Validate the manifest's structure; every problem names the entry and the field.
+
+    A manifest may come from anywhere ($CCPL_MANIFEST, a pull request, a hand edit): every field
+    is checked for its type, file names must be bare names (they are joined to folders), and a
+    bundled folder must stay inside the repository.
+    """
 
     def fail(where: str, msg: str) -> ModelError:
-        return ModelError(f"{path}: {where}: {msg}")
+        return ModelError(f"manifest {path}: {where}: {msg}")
 
     if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
         raise fail("top level", "expected an object with a 'models' object")
-    if data.get("schema_version") != 1:
-        raise fail("schema_version", f"expected 1, got {data.get('schema_version')!r}")
+    version = data.get("schema_version")
+    if type(version) is not int or version != 1:
+        raise fail("schema_version", f"expected 1, got {version!r}")
     entries: dict[str, Entry] = {}
     for name, raw in data["models"].items():
         where = f"models.{name}"
         if not isinstance(raw, dict):
-            raise fail(where, "expected an object")
+            raise fail(where, f"expected an object, got {_kind(raw)}")
         kind = raw.get("kind")
         if kind not in ("model", "encoder"):
             raise fail(where + ".kind", f"expected 'model' or 'encoder', got {kind!r}")
         mode = raw.get("mode")
         if kind == "model" and mode not in ("art", "photo"):
             raise fail(where + ".mode", f"expected 'art' or 'photo', got {mode!r}")
+        if kind == "encoder" and mode not in (None, "art", "photo"):
+            raise fail(where + ".mode", f"expected 'art', 'photo' or nothing, got {mode!r}")
+        hub = raw.get("hub", {})
+        if not isinstance(hub, dict):
+            raise fail(where + ".hub", f"expected an object, got {_kind(hub)}")
+        hosted = hub.get("hosted", False)
+        if not isinstance(hosted, bool):
+            raise fail(where + ".hub.hosted", f"expected true or false, got {hosted!r}")
+        repo_id, revision = hub.get("repo_id"), hub.get("revision")
+        if repo_id is not None and (not isinstance(repo_id, str) or not _REPO.match(repo_id)):
+            raise fail(where + ".hub.repo_id", f"expected 'owner/name', got {repo_id!r}")
+        if revision is not None and not isinstance(revision, str):
+            raise fail(where + ".hub.revision", f"expected a commit id, got {revision!r}")
+        if hosted and (repo_id is None or not _REV.match(revision or "")):
+            raise fail(where + ".hub", "hosted entries need repo_id and a pinned 40-hex revision")
+        bundled = raw.get("bundled")
+        if bundled is not None:
+            problem = _bundled_problem(bundled)
+            if problem:
+                raise fail(where + ".bundled", problem)
         files_raw = raw.get("files")
         if not isinstance(files_raw, list) or not files_raw:
             raise fail(where + ".files", "expected a non-empty list")
@@ -112,42 +139,43 @@ def parse_manifest(data: object, path: Path) -> Manifest:
             fw = f"{where}.files[{i}]"
             if not isinstance(f, dict) or not isinstance(f.get("name"), str):
                 raise fail(fw, "expected an object with a 'name'")
-            if not f["name"].endswith(".safetensors") or "/" in f["name"]:
-                raise fail(
-                    fw + ".name", f"must be a bare .safetensors file name, got {f['name']!r}"
-                )
+            problem = _name_problem(f["name"])
+            if problem:
+                raise fail(fw + ".name", f"{problem}, got {f['name']!r}")
             sha, size = f.get("sha256"), f.get("size")
-            hosted_or_bundled = raw.get("hub", {}).get("hosted") or raw.get("bundled")
-            if hosted_or_bundled and (not isinstance(sha, str) or not _SHA.match(sha)):
+            if (hosted or bundled) and (not isinstance(sha, str) or not _SHA.match(sha)):
                 raise fail(fw + ".sha256", "hosted and bundled files need a 64-hex sha256")
             if sha is not None and (not isinstance(sha, str) or not _SHA.match(sha)):
                 raise fail(fw + ".sha256", f"not a sha256: {sha!r}")
-            if size is not None and (not isinstance(size, int) or size <= 0):
+            if size is not None and (type(size) is not int or size <= 0):
                 raise fail(fw + ".size", f"expected a positive byte count, got {size!r}")
             files.append(FileSpec(f["name"], sha, size))
-        hub = raw.get("hub", {})
-        if not isinstance(hub, dict):
-            raise fail(where + ".hub", "expected an object")
-        hosted = bool(hub.get("hosted", False))
-        revision = hub.get("revision")
-        if hosted and (not isinstance(hub.get("repo_id"), str) or not _REV.match(revision or "")):
-            raise fail(where + ".hub", "hosted entries need repo_id and a pinned 40-hex revision")
+        names = [spec.name for spec in files]
+        if len(set(names)) != len(names):
+            raise fail(where + ".files", f"a file is listed twice: {names}")
         requires = raw.get("requires", [])
-        if not isinstance(requires, list):
-            raise fail(where + ".requires", "expected a list of entry names")
+        if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+            raise fail(where + ".requires", f"expected a list of entry names, got {requires!r}")
+        for key in ("license", "description"):
+            if not isinstance(raw.get(key, ""), str):
+                raise fail(f"{where}.{key}", f"expected text, got {_kind(raw[key])}")
+        provenance = raw.get("provenance", {})
+        problem = _provenance_problem(provenance)
+        if problem:
+            raise fail(where + ".provenance" + problem[0], problem[1])
         entries[name] = Entry(
             name=name,
             kind=kind,
             files=tuple(files),
             mode=mode,
             requires=tuple(requires),
-            license=str(raw.get("license", "")),
-            description=str(raw.get("description", "")),
-            repo_id=hub.get("repo_id"),
+            license=raw.get("license", ""),
+            description=raw.get("description", ""),
+            repo_id=repo_id,
             revision=revision,
             hosted=hosted,
-            bundled=raw.get("bundled"),
-            provenance=dict(raw.get("provenance", {})),
+            bundled=bundled,
+            provenance=dict(provenance),
         )
     for name, entry in entries.items():
         for req in entry.requires:
@@ -157,6 +185,54 @@ def parse_manifest(data: object, path: Path) -> Manifest:
     if not isinstance(default, dict):
         raise fail("default", "expected an object mapping mode -> model name")
     for mode, name in default.items():
-        if name is not None and (name not in entries or entries[name].mode != mode):
+        if name is not None and (
+            not isinstance(name, str) or name not in entries or entries[name].mode != mode
+        ):
             raise fail(f"default.{mode}", f"{name!r} is not a {mode} model of this manifest")
     return Manifest(path=path, entries=entries, default={k: v for k, v in default.items() if v})
+
+
+def _kind(value: object) -> str:
+    """A JSON value's type as the manifest's author wrote it."""
+    names = {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _name_problem(name: str) -> str | None:
+    """Why a file name cannot be used (it is joined to the models folder), or None."""
+    if not name.endswith(".safetensors") or name == ".safetensors":
+        return "must be a .safetensors file name"
+    if any(c in name for c in "/\\") or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "must be a bare file name (no folders, backslashes or control characters)"
+    if name.startswith("."):
+        return "must not be a hidden file name"
+    if len(name.encode("utf-8", "surrogatepass")) > 200:
+        return "is too long for a file name (200 bytes at most)"
+    return None
+
+
+def _bundled_problem(bundled: object) -> str | None:
+    """Why a bundled folder cannot be used (it must stay inside the repository), or None."""
+    if not isinstance(bundled, str) or not bundled.strip():
+        return f"expected a folder relative to the repository, got {bundled!r}"
+    if "\\" in bundled or any(ord(c) < 32 or ord(c) == 127 for c in bundled):
+        return f"use '/' between folders and no control characters, got {bundled!r}"
+    parts = PurePosixPath(bundled).parts
+    if bundled.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
+        return f"must be a folder inside the repository, got {bundled!r}"
+    return None
+
+
+def _provenance_problem(provenance: object) -> tuple[str, str] | None:
+    """(field, problem) for provenance fields that messages read, or None."""
+    if not isinstance(provenance, dict):
+        return "", f"expected an object, got {_kind(provenance)}"
+    for key in ("url", "convert"):
+        if key in provenance and not isinstance(provenance[key], str):
+            return f".{key}", f"expected text, got {_kind(provenance[key])}"
+    original = provenance.get("original_files", [])
+    if not isinstance(original, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name", ""), str) for o in original
+    ):
+        return ".original_files", "expected a list of objects with a 'name'"
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from safetensors.torch import load_file
 from ..errors import ModelError
 from ..models.vgg import ENCODER_DEPTH
 from .files import encoder_fingerprint, model_files_in
+
+log = logging.getLogger("ccpl")
 
 
 def default_models_dir() -> Path:
@@ -43,7 +46,10 @@ def _fingerprint(path: Path, mode: str | None = None) -> str | None:
         return meta["ccpl.encoder_fingerprint"]
     if any(k.startswith("encoder.") for k in keys):
         depth = ENCODER_DEPTH.get(mode or "art", ENCODER_DEPTH["art"])
-        tensors = load_file(str(path))
+        try:
+            tensors = load_file(str(path))
+        except Exception as exc:  # a valid header over truncated data
+            raise ModelError(f"{path}: not a readable safetensors file ({exc})") from exc
         return encoder_fingerprint(
             {
                 k: v
@@ -69,16 +75,14 @@ def with_encoder(files: list[Path], search: list[Path]) -> list[Path]:
     candidates: list[Path] = []
     for folder in [files[0].parent, *search]:
         if folder.is_dir():
-            candidates += [
-                c
-                for c in sorted(folder.glob("*.safetensors"))
-                if c not in files
-                and c not in candidates
-                and has_part(c, "encoder")
-                and not has_part(c, "sct")
-            ]
+            for c in sorted(folder.glob("*.safetensors")):
+                if c in files or c in candidates:
+                    continue
+                keys = _candidate_keys(c)
+                if keys is not None and _holds(keys, "encoder") and not _holds(keys, "sct"):
+                    candidates.append(c)
     if wanted:
-        match = [c for c in candidates if _fingerprint(c, mode) == wanted]
+        match = [c for c in candidates if _candidate_fingerprint(c, mode) == wanted]
         if match:
             return [match[0], *files]
     elif len(candidates) == 1:
@@ -93,6 +97,37 @@ def with_encoder(files: list[Path], search: list[Path]) -> list[Path]:
         f"{files[0].name} has no encoder weights and no encoder file was found in {where}. "
         "Put the shared encoder file (e.g. vgg_normalised_relu4_1.safetensors) next to it."
     )
+
+
+def _holds(keys: list[str], part: str) -> bool:
+    return any(k.startswith(part + ".") for k in keys)
+
+
+def _candidate_keys(path: Path) -> list[str] | None:
+    """Tensor names of a file that might be the encoder; None (with a warning) if unreadable.
+
+    Any file beside a model is looked at, so one damaged neighbour (a download cut short, a
+    macOS ``._`` metadata file on a shared drive) must not stop the model from loading.
+    """
+    try:
+        return _header(path)[0]
+    except ModelError as exc:
+        _skip(path, exc)
+        return None
+
+
+def _candidate_fingerprint(path: Path, mode: str | None) -> str | None:
+    try:
+        return _fingerprint(path, mode)
+    except ModelError as exc:
+        _skip(path, exc)
+        return None
+
+
+def _skip(path: Path, exc: ModelError) -> None:
+    hint = " (macOS Finder metadata: safe to delete)" if path.name.startswith("._") else ""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    log.warning("skipped while looking for an encoder: %s%s", reason, hint)
 
 
 def resolve_path(spec: str | os.PathLike, search: list[Path] | None = None) -> list[Path]:
