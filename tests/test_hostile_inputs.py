@@ -185,7 +185,7 @@ BAD_TRAIN_OPTIONS = [
     (["--tau", "0"], "--tau", "> 0"),
     (["--num-anchors", "0"], "--num-anchors", ">= 1"),
     (["--seed", "99999999999"], "--seed", "4294967295"),
-    (["--save-every", "0"], "--save-every", ">= 1"),
+    (["--save-every=-1"], "--save-every", ">= 0"),
     (["--log-every", "0"], "--log-every", ">= 1"),
     (["--val-every=-1"], "--val-every", ">= 0"),
     (["--workers=-1"], "--workers", ">= 0"),

@@ -89,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("tau", positive, "InfoNCE temperature"),
         ("num_anchors", positive_int, "CCPL anchors per layer"),
         ("seed", seed, "random seed"),
-        ("save_every", positive_int, "checkpoint interval"),
+        ("save_every", non_negative_int, "checkpoint interval (0 = only at the end)"),
         ("log_every", positive_int, "log interval"),
         ("val_every", non_negative_int, "validation image interval (0 = off)"),
         (
