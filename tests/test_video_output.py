@@ -150,3 +150,26 @@ def test_long_output_names_and_unknown_suffix(tmp_path):
     (tmp_path / "clip.xyz").write_bytes(b"")
     with pytest.raises(InputError, match="unknown video suffix"):
         FrameSink(tmp_path / "clip.xyz", info, overwrite=True)
+
+
+def test_variable_frame_rate_is_reported(tmp_path, caplog):
+    frames = pan_frames(10)
+    path = tmp_path / "vfr.mkv"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 128, 96, "yuv420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        times = [0, 100, 200, 300, 700, 800, 900, 1000, 1100, 1200]  # a 0.4 s gap
+        for f, t in zip(frames, times, strict=True):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts, vf.time_base = t, Fraction(1, 1000)
+            c.mux(s.encode(vf))
+        c.mux(s.encode(None))
+    with caplog.at_level(logging.WARNING, logger="ccpl"):
+        assert len(list(FrameSource(path))) == 10
+    assert "variable frame rate" in caplog.text
+    caplog.clear()
+    steady = clip_with_audio(tmp_path / "cfr.mp4", frames, None)
+    with caplog.at_level(logging.WARNING, logger="ccpl"):
+        list(FrameSource(steady))
+    assert "variable frame rate" not in caplog.text

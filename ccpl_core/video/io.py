@@ -121,15 +121,51 @@ class FrameSource:
             return
         av = _av()
         count = 0
+        timing = _FrameTiming(self.path, self.info.fps)
         try:
             with av.open(str(self.path)) as container:
                 for frame in container.decode(video=0):
                     count += 1
+                    timing.see(frame.time)
                     yield frame.to_ndarray(format="rgb24")
         except av.error.FFmpegError as exc:
             raise InputError(f"error decoding {self.path} at frame {count}: {exc}") from exc
         if count == 0:
             raise InputError(f"{self.path} contains no decodable frames")
+
+
+class _FrameTiming:
+    """Notices a variable frame rate while decoding and says once what the output does with it.
+
+    Outputs are written at one constant rate (the source's average), so a clip whose frames are
+    unevenly spaced plays with even spacing: its length is kept, but moments can shift against
+    the (copied) audio by the largest gap's difference.
+    """
+
+    def __init__(self, path: Path, fps: Fraction) -> None:
+        self.path, self.step = path, 1 / float(fps) if fps else None
+        self.last: float | None = None
+        self.warned = False
+
+    def see(self, time: float | None) -> None:
+        if time is None or self.step is None:
+            return
+        if (
+            self.last is not None
+            and not self.warned
+            and abs(time - self.last - self.step) > 0.5 * self.step
+        ):
+            self.warned = True
+            log.warning(
+                "%s has a variable frame rate (a gap of %.3f s where %.3f s is the average); the "
+                "output is written at a constant %.3f fps, so moments may shift slightly against "
+                "the audio",
+                self.path.name,
+                time - self.last,
+                self.step,
+                1 / self.step,
+            )
+        self.last = time
 
 
 #: Video codec and pixel format per output container.
