@@ -370,10 +370,6 @@ def check_output_size(
         )
 
 
-#: Bytes that :func:`~ccpl_core.fsutil.atomic_write` adds to a name for its temporary file.
-_TEMP_NAME_EXTRA = len("." + "." + "12345678" + ".partial")
-
-
 def check_writable(paths: Sequence[Path]) -> None:
     """Refuse, before any work, outputs that could not be written (found after the compute else).
 
@@ -403,10 +399,11 @@ def check_writable(paths: Sequence[Path]) -> None:
                     f"file system takes ({most} bytes); shorten it"
                 )
         longest = max(names, key=lambda n: len(os.fsencode(n)))
-        if len(os.fsencode(longest)) + _TEMP_NAME_EXTRA > most:
+        # the temporary names of atomic_write are short whatever the final name: only it counts
+        if len(os.fsencode(longest)) > most:
             raise InputError(
                 f"cannot write {folder / longest[:40]}...: the name is {len(os.fsencode(longest))} "
-                f"bytes, this file system takes at most {most - _TEMP_NAME_EXTRA}; shorten it"
+                f"bytes, this file system takes at most {most}; shorten it"
             )
         try:
             fd, probe = tempfile.mkstemp(dir=base, prefix=".ccpl-write-test.")

@@ -391,5 +391,5 @@ def _seconds(packet) -> float:
 
 def _temp_name(path: Path, kind: str) -> Path:
     """A hidden sibling name that stays within the file system's name limit."""
-    stem = path.stem[:100]
+    stem = os.fsencode(path.stem)[:100].decode(errors="ignore")  # 100 bytes, whole characters
     return path.with_name(f".{stem}.{kind}.partial{path.suffix}")
