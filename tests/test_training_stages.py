@@ -4,33 +4,21 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_training import samplers
+from test_training import make_trainer, samplers
 
 from ccpl_core import InputError, ModelError
 from ccpl_core.cli import main
-from ccpl_core.models.init import random_sctnet
-from ccpl_core.training import PairBatches, TrainConfig, Trainer
+from ccpl_core.training import TrainConfig, Trainer
 from ccpl_core.training.data import CropSampler, augment_colours, families_of
 from ccpl_core.training.wct import whiten_colour
 from ccpl_core.weights.files import read_state
 
 
 def stage_trainer(tmp_path, stage, iterations=6, **kw):
-    torch.manual_seed(0)
-    net = random_sctnet("art", seed=1)
-    cfg = TrainConfig(
-        stage=stage,
-        iterations=iterations,
-        batch_size=2,
-        crop=64,
-        workers=0,
-        log_every=1,
-        save_every=3,
-        precision="fp32",
-        **kw,
-    )
-    c, s = samplers()
-    return Trainer(net, cfg, PairBatches(c, s, 2, 0, style_color_aug=0.5), tmp_path, device="cpu")
+    """test_training's small trainer, for one stage, with style colour augmentation."""
+    t = make_trainer(tmp_path, iterations=iterations, stage=stage, **kw)
+    t.batches.style_color_aug = 0.5
+    return t
 
 
 def fixed_loss(t: Trainer) -> float:
@@ -157,7 +145,8 @@ def test_families_are_drawn_uniformly(tmp_path):
     assert len(set(picks.tolist())) == 10
 
 
-def test_staged_recipe_on_the_command_line(tmp_path, art_model_file, capsys):
+def tiny_run_args(tmp_path, *extra: str) -> list[str]:
+    """Folders of two content and two style photos (one family each) and small-run options."""
     from helpers import DATA
 
     for name, folder in (
@@ -166,15 +155,9 @@ def test_staged_recipe_on_the_command_line(tmp_path, art_model_file, capsys):
         ("hubble", "s/x"),
         ("rocket", "s/y"),
     ):
-        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
         (tmp_path / folder / f"{name}.jpg").write_bytes((DATA / f"{name}.jpg").read_bytes())
-    common = [
-        "--content",
-        str(tmp_path / "c"),
-        "--style",
-        str(tmp_path / "s"),
-        "--iterations",
-        "2",
+    small = [
         "--batch-size",
         "1",
         "--crop",
@@ -186,6 +169,11 @@ def test_staged_recipe_on_the_command_line(tmp_path, art_model_file, capsys):
         "--precision",
         "fp32",
     ]
+    return ["--content", str(tmp_path / "c"), "--style", str(tmp_path / "s"), *small, *extra]
+
+
+def test_staged_recipe_on_the_command_line(tmp_path, art_model_file, capsys):
+    common = tiny_run_args(tmp_path, "--iterations", "2")
     assert (
         main(
             [
@@ -267,42 +255,10 @@ def test_sigterm_stops_ccpl_train_at_a_step_boundary(tmp_path, art_model_file):
     import sys
     import time
 
-    from helpers import DATA
-
-    for name, folder in (("astronaut", "c"), ("chelsea", "c"), ("hubble", "s"), ("rocket", "s")):
-        (tmp_path / folder).mkdir(exist_ok=True)
-        (tmp_path / folder / f"{name}.jpg").write_bytes((DATA / f"{name}.jpg").read_bytes())
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "ccpl_core",
-        "train",
-        "--content",
-        str(tmp_path / "c"),
-        "--style",
-        str(tmp_path / "s"),
-        "--init",
-        str(art_model_file),
-        "--out",
-        str(out),
-        "--iterations",
-        "100000",
-        "--batch-size",
-        "1",
-        "--crop",
-        "64",
-        "--resize",
-        "64",
-        "--workers",
-        "0",
-        "--log-every",
-        "1",
-        "--save-every",
-        "0",
-        "--precision",
-        "fp32",
-    ]
+    cmd = [sys.executable, "-m", "ccpl_core", "train", "--init", str(art_model_file), "--out",
+           str(out), *tiny_run_args(tmp_path, "--iterations", "100000", "--log-every", "1",
+           "--save-every", "0")]  # fmt: skip
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
