@@ -5,6 +5,7 @@ from .example_inputs import install_example_inputs
 from .finetune import CCPLFinetune
 from .load_model import LoadSCTModel
 from .stylize import Stylize
+from .temporal_metrics import TemporalMetrics
 from .video import VideoFrameStylize
 
 register_models_folder()
@@ -16,10 +17,12 @@ NODE_CLASS_MAPPINGS = {
     "CCPLStylize": Stylize,
     "CCPLVideoFrameStylize": VideoFrameStylize,
     "CCPLFinetune": CCPLFinetune,
+    "CCPLTemporalMetrics": TemporalMetrics,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "LoadSCTModel": "Load SCT Model (CCPL)",
     "CCPLStylize": "Stylize (CCPL)",
     "CCPLVideoFrameStylize": "Video Frame Stylize (CCPL)",
     "CCPLFinetune": "CCPL Finetune",
+    "CCPLTemporalMetrics": "Temporal Metrics (CCPL)",
 }

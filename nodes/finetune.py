@@ -45,6 +45,10 @@ class CCPLFinetune:
     CATEGORY = "image/style transfer (CCPL)"
     RETURN_TYPES = ("SCT_MODEL", "IMAGE")
     RETURN_NAMES = ("sct_model", "loss_curve")
+    OUTPUT_TOOLTIPS = (
+        "The finetuned model (also saved to models/sct unless save_name is empty).",
+        "The losses against the step, as an image.",
+    )
     FUNCTION = "finetune"
     OUTPUT_NODE = True
     DESCRIPTION = (

@@ -20,6 +20,9 @@ class LoadSCTModel:
     CATEGORY = "image/style transfer (CCPL)"
     RETURN_TYPES = ("SCT_MODEL",)
     RETURN_NAMES = ("sct_model",)
+    OUTPUT_TOOLTIPS = (
+        "The model; it stays on the CPU and moves to the GPU only while a node runs.",
+    )
     FUNCTION = "load"
     DESCRIPTION = "Load a CCPL/SCT style-transfer model (downloaded/verified on first use)."
 

@@ -75,6 +75,7 @@ class Stylize:
 
     CATEGORY = "image/style transfer (CCPL)"
     RETURN_TYPES = ("IMAGE",)
+    OUTPUT_TOOLTIPS = ("The stylised images, exactly the content's size.",)
     FUNCTION = "stylize"
     DESCRIPTION = "CCPL/SCT style transfer. Any size (tiled at high resolution), any batch."
 

@@ -39,6 +39,7 @@ class VideoFrameStylize:
 
     CATEGORY = "image/style transfer (CCPL)"
     RETURN_TYPES = ("IMAGE",)
+    OUTPUT_TOOLTIPS = ("The stylised frames, in the clip's order and size.",)
     FUNCTION = "stylize_frames"
     DESCRIPTION = (
         "Video style transfer: frames in, frames out, chunked to fit memory. Works "

@@ -75,9 +75,12 @@ def test_mappings_and_tooltips(pack):
         "CCPLStylize",
         "CCPLVideoFrameStylize",
         "CCPLFinetune",
+        "CCPLTemporalMetrics",
     }
     assert set(pack.NODE_DISPLAY_NAME_MAPPINGS) == set(pack.NODE_CLASS_MAPPINGS)
-    for cls in pack.NODE_CLASS_MAPPINGS.values():
+    for node_id, cls in pack.NODE_CLASS_MAPPINGS.items():
+        assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) and all(cls.OUTPUT_TOOLTIPS)
+        assert (ROOT / "web/docs" / f"{node_id}.md").stat().st_size > 200  # help panel page
         spec = cls.INPUT_TYPES()
         assert set(spec.get("hidden", {}).values()) <= {"UNIQUE_ID"}
         for kind, group in spec.items():
@@ -831,3 +834,22 @@ def test_real_gpu_memory_is_asked_first_and_nothing_stays(pack, tiny_model):
 
     ref = Stylizer(handle.net).stylize(image("astronaut", 96), image("hubble"))
     assert img.device.type == "cpu" and (img - comfy_image(ref)).abs().max() < 2e-3
+
+
+def test_temporal_metrics_node(pack, tiny_model):
+    handle, _ = tiny_model
+    node_ = node(pack, "CCPLTemporalMetrics")
+    src = comfy_image(torch.cat([image("astronaut", 64)] * 4))  # a still clip
+    steady = src.clone()
+    rng = torch.Generator().manual_seed(0)
+    flicker = (src + 0.2 * torch.rand(src.shape, generator=rng)).clamp(0, 1)
+    style = comfy_image(image("hubble", 64))
+    res = node_.measure(src, steady, 1, "medium")
+    we_steady, dist, report = res["result"]
+    assert we_steady < 1e-3 and dist == -1.0 and json.loads(report)["warping_error"] == we_steady
+    we_flicker, dist, _ = node_.measure(src, flicker, 1, "medium", handle, style)["result"]
+    assert we_flicker > 0.05 and dist > 0
+    with pytest.raises(Exception, match="stylized has 3 frames but source has 4"):
+        node_.measure(src, flicker[:3], 1, "medium")
+    with pytest.raises(Exception, match="too few for interval"):
+        node_.measure(src, flicker, 10, "medium")
