@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from argparse import ArgumentTypeError
 from collections.abc import Sequence
 
 import torch
@@ -10,12 +11,14 @@ from ..ccpl_core.color import COLOR_METHODS
 from ..ccpl_core.errors import InputError
 from ..ccpl_core.images import resize_short_side
 from ..ccpl_core.masks import DEFAULT_FEATHER
+from ..ccpl_core.options import weights as parse_weights
 from ..ccpl_core.pipeline import Stylizer, model_bytes, step_bytes
 from ..ccpl_core.runtime import resolve_dtype
 from . import comfy_bridge as cb
 from .handle import SCTModelHandle
 
 PRECISION_CHOICES = ("model", "auto", "fp32", "bf16", "fp16")
+STYLE_BATCH_MODES = ("blend", "one per style")
 #: (batch, height, width) of an input the network will see.
 Shape = tuple[int, int, int]
 
@@ -158,6 +161,24 @@ class Stylize:
                     PRECISION_CHOICES,
                     {"default": "model", "tooltip": "'model' uses the loader's setting."},
                 ),
+                # appended last: saved workflows keep their widget positions
+                "style_batch": (
+                    STYLE_BATCH_MODES,
+                    {
+                        "default": "blend",
+                        "tooltip": "With several style images (a batch, plus style_2): blend "
+                        "them into one style, or give one result per style (the output batch is "
+                        "the contents for the first style, then for the second, ...).",
+                    },
+                ),
+                "style_weights": (
+                    "STRING",
+                    {
+                        "default": "",
+                        "tooltip": "blend: weights of the style batch's images, e.g. 0.5,0.3,0.2 "
+                        "(empty = equal).",
+                    },
+                ),
             },
         }
 
@@ -175,16 +196,34 @@ class Stylize:
         outside_style=None,
         mask_feather=DEFAULT_FEATHER,
         precision="model",
+        style_batch="blend",
+        style_weights="",
     ):
         check_handle(sct_model)
-        styles = [style_images(style, style_size)]
+        if style_batch not in STYLE_BATCH_MODES:
+            raise InputError(f"style_batch: expected one of {', '.join(STYLE_BATCH_MODES)}")
+        first = style_images(style, style_size)
+        within = [1.0 / first.shape[0]] * first.shape[0]
+        if style_weights.strip():
+            try:
+                within = parse_weights(style_weights)
+            except ArgumentTypeError as exc:
+                raise InputError(f"style_weights: {exc}") from None
+            if len(within) != first.shape[0]:
+                raise InputError(
+                    f"style_weights: {len(within)} weights for {first.shape[0]} style image(s); "
+                    "give one per image of the style batch, or leave it empty"
+                )
+            within = [w / sum(within) for w in within]
+        styles = [first]
         weights = [1.0]
         if style_2 is not None:
             styles.append(style_images(style_2, style_size, "style_2"))
             weights = [1.0 - style_2_weight, style_2_weight]
         flat = [s[i : i + 1] for s in styles for i in range(s.shape[0])]
-        flat_w = [
-            w / s.shape[0] for s, w in zip(styles, weights, strict=True) for _ in range(s.shape[0])
+        flat_w = [weights[0] * w for w in within] + [
+            weights[1] / styles[1].shape[0]
+            for _ in range(styles[1].shape[0] if style_2 is not None else 0)
         ]
         if not isinstance(content, torch.Tensor) or content.numel() == 0:
             raise InputError("content: the IMAGE batch is empty")
@@ -196,22 +235,24 @@ class Stylize:
         x = cb.image_to_bchw(content)
         b, _, h, w = x.shape
         shapes = [(b, h, w)] + [(1, *s.shape[-2:]) for s in flat + others]
-        result = torch.empty(b, h, w, 3, dtype=torch.float32, device=cb.output_device())
+        runs = [(flat, flat_w)] if style_batch == "blend" else [([f], [1.0]) for f in flat]
+        result = torch.empty(b * len(runs), h, w, 3, dtype=torch.float32, device=cb.output_device())
         stylizer = make_stylizer(sct_model, precision, shapes)
+        progress = cb.progress_callback()
         try:
-            prepared = stylizer.prepare_style(flat, flat_w)
             outside = stylizer.prepare_style(others[0]) if others else None
-            stylizer.stylize(
-                x,
-                prepared,
-                alpha=alpha,
-                preserve_color=preserve_color,
-                mask=mask,
-                outside=outside,
-                feather=mask_feather,
-                progress=cb.progress_callback(),
-                out=result.permute(0, 3, 1, 2),
-            )
+            for k, (images, image_weights) in enumerate(runs):
+                stylizer.stylize(
+                    x,
+                    stylizer.prepare_style(images, image_weights),
+                    alpha=alpha,
+                    preserve_color=preserve_color,
+                    mask=mask,
+                    outside=outside,
+                    feather=mask_feather,
+                    progress=lambda d, t, k=k: progress(k * t + d, len(runs) * t),
+                    out=result[k * b : (k + 1) * b].permute(0, 3, 1, 2),
+                )
         finally:
             release(stylizer)
         return (result,)

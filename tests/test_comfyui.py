@@ -261,7 +261,7 @@ def test_vhs_meta_batch_windows_continue_the_clip(server):
         "1": {
             "class_type": "LoadSCTModel",
             "inputs": {
-                "model_name": "ccpl-starter-art",
+                "model_name": "ccpl-open-art",
                 "mode": "auto",
                 "device": "cpu",
                 "precision": "fp32",

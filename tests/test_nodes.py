@@ -853,3 +853,27 @@ def test_temporal_metrics_node(pack, tiny_model):
         node_.measure(src, flicker[:3], 1, "medium")
     with pytest.raises(Exception, match="too few for interval"):
         node_.measure(src, flicker, 10, "medium")
+
+
+def test_style_batch_one_result_per_style_and_weights(pack, tiny_model):
+    handle, _ = tiny_model
+    st = node(pack, "CCPLStylize")
+    content = comfy_image(torch.cat([image("astronaut", 64), image("chelsea", 64)]))
+    styles = comfy_image(torch.cat([image("hubble", 64), image("rocket", 64)]))
+    with torch.inference_mode():
+        (per_style,) = st.stylize(
+            handle, content, styles, 1.0, "none", 0, style_batch="one per style"
+        )
+        (first,) = st.stylize(handle, content, styles[:1], 1.0, "none", 0)
+        (second,) = st.stylize(handle, content, styles[1:], 1.0, "none", 0)
+        (equal,) = st.stylize(handle, content, styles, 1.0, "none", 0)
+        (weighted,) = st.stylize(handle, content, styles, 1.0, "none", 0, style_weights="1,0")
+    assert per_style.shape[0] == 4  # the contents for the first style, then for the second
+    assert torch.allclose(per_style[:2], first, atol=1e-5)
+    assert torch.allclose(per_style[2:], second, atol=1e-5)
+    assert torch.allclose(weighted, first, atol=1e-5)  # all the weight on the first image
+    assert not torch.allclose(equal, first, atol=1e-3)
+    with pytest.raises(Exception, match="style_weights: 3 weights for 2"):
+        st.stylize(handle, content, styles, 1.0, "none", 0, style_weights="1,1,1")
+    with pytest.raises(Exception, match="style_weights: expected finite"):
+        st.stylize(handle, content, styles, 1.0, "none", 0, style_weights="inf,1")
