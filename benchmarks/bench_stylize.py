@@ -32,7 +32,7 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from ccpl_core import Stylizer, load_model
-    from ccpl_core.models.init import random_sctnet
+    from ccpl_core.models.untrained import random_sctnet
 
     torch.set_num_threads(args.threads)
     h, w, batch, repeats = SIZES[args.size]

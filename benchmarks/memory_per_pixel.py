@@ -14,7 +14,7 @@ import sys
 
 CHILD = r"""
 import resource, sys, torch
-from ccpl_core.models.init import random_sctnet
+from ccpl_core.models.untrained import random_sctnet
 from ccpl_core.pipeline import Stylizer
 torch.set_num_threads(2)
 side, precision = int(sys.argv[1]), sys.argv[2]

@@ -8,7 +8,7 @@ import pytest
 import torch
 from helpers import image
 
-from ccpl_core.models.init import random_sctnet
+from ccpl_core.models.untrained import random_sctnet
 from ccpl_core.weights import save_sctnet
 
 torch.set_num_threads(min(2, torch.get_num_threads()))

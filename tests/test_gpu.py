@@ -13,7 +13,7 @@ import torch
 from helpers import image
 
 from ccpl_core import Stylizer
-from ccpl_core.models.init import random_sctnet
+from ccpl_core.models.untrained import random_sctnet
 from ccpl_core.training import CropSampler, PairBatches, TrainConfig, Trainer
 
 DEVICE = os.environ.get("CCPL_TEST_DEVICE") or ("cuda" if torch.cuda.is_available() else "")

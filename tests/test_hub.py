@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fake_hub import COMMIT, FakeHub
 
-from ccpl_core.models.init import random_sctnet
+from ccpl_core.models.untrained import random_sctnet
 from ccpl_core.weights.files import save_sctnet, save_state, sha256_file
 from ccpl_core.weights.hub import STAGING, publish, staging_dir
 

@@ -14,7 +14,7 @@ from ccpl_core.losses import (
     sample_anchors,
     style_loss,
 )
-from ccpl_core.models.init import random_sctnet
+from ccpl_core.models.untrained import random_sctnet
 from ccpl_core.training import TrainConfig, TrainModule
 
 CH = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, "relu4_1": 512}

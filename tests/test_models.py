@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ccpl_core.models import SCT, ContentStats, Decoder, SCTNet, StyleCode, VGGEncoder
-from ccpl_core.models.init import random_sctnet
+from ccpl_core.models.untrained import random_sctnet
 
 OFFICIAL_VGG_CONVS = [0, 2, 5, 9, 12, 16, 19, 22, 25, 29]
 OFFICIAL_DECODER_CONVS = [1, 5, 8, 11, 14, 18, 21, 25, 28]

@@ -13,7 +13,7 @@ import pytest
 import torch
 from helpers import image
 
-from ccpl_core.models.init import random_sctnet
+from ccpl_core.models.untrained import random_sctnet
 from ccpl_core.weights.files import save_sctnet
 
 ROOT = Path(__file__).resolve().parents[1]

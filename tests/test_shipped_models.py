@@ -11,7 +11,7 @@ import pytest
 from helpers import DATA, image
 
 from ccpl_core import Stylizer, load_image, load_model, resize_short_side
-from ccpl_core.models.init import init_trainable_
+from ccpl_core.models.untrained import init_trainable_
 from ccpl_core.quality import edge_correlation, palette_distance
 from ccpl_core.weights.files import sha256_file
 from ccpl_core.weights.manifest import REPO_ROOT, load_manifest

@@ -10,7 +10,7 @@ from ccpl_core import InputError, ModelError, load_model
 from ccpl_core.cli import main
 from ccpl_core.losses import style_loss
 from ccpl_core.models import SCTNet
-from ccpl_core.models.init import random_sctnet
+from ccpl_core.models.untrained import random_sctnet
 from ccpl_core.training import CropSampler, PairBatches, TrainConfig, Trainer, export_checkpoint
 from ccpl_core.training.data import tensors_to_uint8
 from ccpl_core.training.finetune import finetune

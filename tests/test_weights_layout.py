@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 from ccpl_core import ModelError, load_model
-from ccpl_core.models.init import random_sctnet
+from ccpl_core.models.untrained import random_sctnet
 from ccpl_core.weights import from_authors, load_sctnet, read_state, save_sctnet, to_authors
 from ccpl_core.weights.files import save_state, sha256_file
 

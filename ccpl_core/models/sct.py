@@ -20,7 +20,6 @@ from torch import nn
 EPS = 1e-5
 #: Minimal spatial size of the style feature map (two unpadded 3x3 convolutions in ``snet``).
 MIN_STYLE_FEATURE = {"art": 5, "photo": 3}
-CHANNELS = {"art": 512, "photo": 256}
 
 
 @dataclass

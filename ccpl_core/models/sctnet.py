@@ -6,8 +6,6 @@ Its state dict uses the project's layout: the authors' keys with an ``encoder.``
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -47,12 +45,3 @@ class SCTNet(nn.Module):
         h, w = content.shape[-2:]
         fused = self.sct(self.encoder(content), self.encoder(style))
         return self.decoder(fused.to(content.dtype))[..., :h, :w]
-
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        """Decoder and SCT parameters (the encoder stays frozen)."""
-        return [*self.sct.parameters(), *self.decoder.parameters()]
-
-
-def feature_size(pixels: int, stride: int) -> int:
-    """Feature-map length for an image side of ``pixels`` (max-pools use ceil mode)."""
-    return math.ceil(pixels / stride)
