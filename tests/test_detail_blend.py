@@ -110,8 +110,13 @@ def test_detail_blend_chunking_and_out_of_memory_retry(tmp_path, art_net):
         max(np.abs(x.astype(int) - y.astype(int)).max() for x, y in zip(one, four, strict=True))
         <= 1
     )
-    assert np.array_equal(one[0], feature_only[0])  # the first frame has nothing to carry
-    assert all(not np.array_equal(x, y) for x, y in zip(one[1:], feature_only[1:], strict=True))
+    # the first frame has nothing to carry: the same picture (two decode paths, so within one
+    # level, as uint8 rounding of float sums can differ), while every later frame moves further
+    assert np.abs(one[0].astype(int) - feature_only[0].astype(int)).max() <= 1
+    assert all(
+        np.abs(x.astype(int) - y.astype(int)).max() > 1
+        for x, y in zip(one[1:], feature_only[1:], strict=True)
+    )
 
     # an out-of-memory error in the tail of the third frame: the chunk is retried, same frames
     st = Stylizer(art_net)
