@@ -25,7 +25,13 @@ pytestmark = pytest.mark.skipif(
 )
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 SEED_CONTROLS = {"fixed", "increment", "decrement", "randomize"}
-NODE_IDS = {"LoadSCTModel", "CCPLStylize", "CCPLVideoFrameStylize", "CCPLFinetune"}
+NODE_IDS = {
+    "LoadSCTModel",
+    "CCPLStylize",
+    "CCPLVideoFrameStylize",
+    "CCPLFinetune",
+    "CCPLTemporalMetrics",
+}
 
 
 def _free_port() -> int:
@@ -145,7 +151,10 @@ def _clip_frames() -> int:
 
 def _run(server, workflow_file: Path, timeout: float = 900) -> dict:
     workflow = json.loads(workflow_file.read_text())
-    prompt = to_api(workflow, server["info"])
+    return _run_prompt(server, to_api(workflow, server["info"]), workflow_file.name, timeout)
+
+
+def _run_prompt(server, prompt: dict, name: str, timeout: float = 900) -> dict:
     pid = _post(f"{server['url']}/prompt", {"prompt": prompt, "client_id": "ccpl-test"})[
         "prompt_id"
     ]
@@ -159,9 +168,44 @@ def _run(server, workflow_file: Path, timeout: float = 900) -> dict:
             return entry
         time.sleep(1)
     raise AssertionError(
-        f"{workflow_file.name} did not finish in {timeout}s; log: "
-        + server["log"].read_text()[-2000:]
+        f"{name} did not finish in {timeout}s; log: " + server["log"].read_text()[-2000:]
     )
+
+
+def _widget_defaults(info: dict, node: str, **override) -> dict:
+    """What a freshly added node holds: each widget's default, or a list's first entry."""
+    values = {}
+    spec = info[node]["input"]
+    for name, entry in {**spec.get("required", {}), **spec.get("optional", {})}.items():
+        kind, opts = entry[0], (entry[1] if len(entry) > 1 else {})
+        if isinstance(kind, list):
+            values[name] = opts.get("default", kind[0])
+        elif kind in WIDGET_TYPES and "default" in opts:
+            values[name] = opts["default"]
+    return values | override
+
+
+def test_fresh_nodes_with_their_defaults_run(server):
+    """A graph of freshly added nodes, nothing changed but the two image names the pack ships."""
+    info = server["info"]
+    manifest = json.loads((ROOT / "weights_manifest.json").read_text())
+    assert (
+        info["LoadSCTModel"]["input"]["required"]["model_name"][0][0] == manifest["default"]["art"]
+    )
+    stylize = _widget_defaults(info, "CCPLStylize")
+    stylize |= {"sct_model": ["1", 0], "content": ["2", 0], "style": ["3", 0]}
+    prompt = {
+        "1": {"class_type": "LoadSCTModel", "inputs": _widget_defaults(info, "LoadSCTModel")},
+        "2": {"class_type": "LoadImage", "inputs": {"image": "ccpl_content.jpg"}},
+        "3": {"class_type": "LoadImage", "inputs": {"image": "ccpl_style.jpg"}},
+        "4": {"class_type": "CCPLStylize", "inputs": stylize},
+        "5": {
+            "class_type": "SaveImage",
+            "inputs": {"images": ["4", 0], "filename_prefix": "fresh"},
+        },
+    }
+    entry = _run_prompt(server, prompt, "fresh nodes")
+    assert entry["outputs"]["5"]["images"], "nothing saved"
 
 
 def test_object_info_lists_all_nodes(server):
