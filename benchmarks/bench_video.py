@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -122,6 +123,7 @@ def throughput(args) -> dict:
 
 def coherence(args) -> dict:
     from ccpl_core import Stylizer, load_image, load_model, resize_short_side
+    from ccpl_core.images import planned_size
     from ccpl_core.video import FrameSink, FrameSource, VideoOptions, stylize_video
     from ccpl_core.video.metrics import style_distance, warping_error
 
@@ -135,7 +137,8 @@ def coherence(args) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             # the first N frames, resized, as the common source of every option
             src_dir = Path(tmp) / "src"
-            sink = FrameSink(src_dir, src_all.info)
+            h, w = planned_size(src_all.info.height, src_all.info.width, args.size)
+            sink = FrameSink(src_dir, dataclasses.replace(src_all.info, width=w, height=h))
             for i, f in enumerate(src_all):
                 if i >= args.max_frames:
                     break
