@@ -68,6 +68,10 @@ def test_defaults_are_verified_bundled_files(mode):
             assert sha256_file(path) == spec.sha256
             assert path.stat().st_size <= 20 * 2**20
     assert entry.provenance.get("recipe") and entry.provenance.get("data_list_sha256")
+    # also by its file, as `--model models/x.safetensors` or a copy in ComfyUI's models/sct
+    # finds it: the recorded encoder fingerprint must match the shared encoder file
+    by_path = load_model(REPO_ROOT / entry.bundled / entry.files[0].name)
+    assert by_path.mode == mode
 
 
 def test_art_model_carries_the_palette_and_keeps_the_structure(styles):

@@ -35,14 +35,12 @@ def main() -> None:
     args = ap.parse_args()
     manifest = ROOT / "weights_manifest.json"
     data = json.loads(manifest.read_text())
-    encoder = data["models"][ENCODER]
     _, meta = read_state(args.checkpoint)
     mode = meta["ccpl.mode"]
     file = args.name.replace("-", "_") + ".safetensors"
-    extra = {
-        "ccpl.encoder_fingerprint": encoder["provenance"]["fingerprint"],
-        "ccpl.source": f"ccpl train: ComfyUI-CCPL {args.name}",
-    }
+    # the fingerprint stays the one the run recorded: it is of the encoder layers the model
+    # uses (a photo model uses only the relu3_1 part of the shared encoder file)
+    extra = {"ccpl.source": f"ccpl train: ComfyUI-CCPL {args.name}"}
     if meta.get("ccpl.kind") == "training-checkpoint":
         out = export_checkpoint(args.checkpoint, ROOT / "models" / file, extra, torch.float16)
     else:  # a model file, e.g. from tools/combine_stages.py
