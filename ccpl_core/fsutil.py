@@ -31,7 +31,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{_short(p.name)}.", suffix=".partial")
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{short_name(p.name)}.", suffix=".partial")
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -45,7 +45,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     return p
 
 
-def _short(name: str) -> str:
+def short_name(name: str) -> str:
     """``name`` cut to :data:`TEMP_STEM_BYTES` bytes on a character boundary (it is only a hint
     of which output the temporary file belongs to)."""
     while len(os.fsencode(name)) > TEMP_STEM_BYTES:

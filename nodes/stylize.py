@@ -203,7 +203,7 @@ class Stylize:
         if style_batch not in STYLE_BATCH_MODES:
             raise InputError(f"style_batch: expected one of {', '.join(STYLE_BATCH_MODES)}")
         first = style_images(style, style_size)
-        within = [1.0 / first.shape[0]] * first.shape[0]
+        within = [1.0] * first.shape[0]
         if style_weights.strip():
             try:
                 within = parse_weights(style_weights)
@@ -214,17 +214,13 @@ class Stylize:
                     f"style_weights: {len(within)} weights for {first.shape[0]} style image(s); "
                     "give one per image of the style batch, or leave it empty"
                 )
-            within = [w / sum(within) for w in within]
-        styles = [first]
-        weights = [1.0]
+        share = 1.0 if style_2 is None else 1.0 - style_2_weight
+        flat = list(first.split(1))
+        flat_w = [share * w / sum(within) for w in within]
         if style_2 is not None:
-            styles.append(style_images(style_2, style_size, "style_2"))
-            weights = [1.0 - style_2_weight, style_2_weight]
-        flat = [s[i : i + 1] for s in styles for i in range(s.shape[0])]
-        flat_w = [weights[0] * w for w in within] + [
-            weights[1] / styles[1].shape[0]
-            for _ in range(styles[1].shape[0] if style_2 is not None else 0)
-        ]
+            second = style_images(style_2, style_size, "style_2")
+            flat += list(second.split(1))
+            flat_w += [style_2_weight / second.shape[0]] * second.shape[0]
         if not isinstance(content, torch.Tensor) or content.numel() == 0:
             raise InputError("content: the IMAGE batch is empty")
         others = []

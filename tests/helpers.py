@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import torch
@@ -19,3 +21,40 @@ def image(name: str, size: int | None = None) -> torch.Tensor:
             x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
         ).clamp(0, 1)
     return x
+
+
+def png_header(width: int, height: int, depth: int = 8, colour: int = 2) -> bytes:
+    """A PNG that declares ``width`` x ``height`` in its IHDR but holds almost no pixel data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    """``ccpl ARGV`` in-process: (exit code, stdout, stderr)."""
+    from ccpl_core.cli import main
+
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def refused(rc: int, err: str, *needles: str, warnings: bool = False) -> str:
+    """Assert one clear refusal (exit 2, one ``ccpl X: error:`` line naming every needle, no
+    traceback); with ``warnings``, warning lines before it are allowed. Returns its line."""
+    assert "Traceback" not in err, err
+    assert rc == 2, (rc, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    if warnings:
+        lines = [line for line in lines if ": error: " in line]
+    assert len(lines) == 1, err
+    line = lines[0]
+    assert line.startswith("ccpl ") and ": error: " in line, line
+    for needle in needles:
+        assert needle in line, (needle, line)
+    return line

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import errno
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import png_header, refused, run
 from PIL import Image
 
 from ccpl_core.cli import main
@@ -29,18 +28,6 @@ from ccpl_core.weights import save_sctnet
 
 #: A model path that must never be opened: refusals are expected before the model loads.
 NO_MODEL = "/nonexistent/never-loaded.safetensors"
-
-
-def png_header(width: int, height: int, depth: int = 8, colour: int = 2) -> bytes:
-    """A PNG that declares ``width`` x ``height`` in its IHDR but holds almost no pixel data."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
-    idat = zlib.compress(b"\0" * 64)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def noise(path: Path, h: int, w: int, seed: int = 0, **save) -> Path:
@@ -78,25 +65,6 @@ def f(tmp_path):
     files["cut"].write_bytes(whole[: len(whole) // 2])
     files["tmp"] = tmp_path
     return files
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def refused(rc: int, err: str, *needles: str) -> str:
-    """Assert one clear refusal; returns its line."""
-    assert "Traceback" not in err, err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert rc == 2, (rc, err)
-    assert len(lines) == 1, err
-    line = lines[0]
-    assert line.startswith("ccpl ") and ": error: " in line, line
-    for needle in needles:
-        assert needle in line, (needle, line)
-    return line
 
 
 def stylize(f, *extra, model=NO_MODEL, content=None) -> list[str]:

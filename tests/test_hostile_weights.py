@@ -20,31 +20,14 @@ from pathlib import Path
 
 import pytest
 from fake_hub import COMMIT
+from helpers import refused, run
 
 from ccpl_core import ModelError, load_model
-from ccpl_core.cli import main
 from ccpl_core.weights.files import save_sctnet, save_state, sha256_file
 from ccpl_core.weights.hub import STAGING, download, staging_dir
 from ccpl_core.weights.manifest import load_manifest, parse_manifest
 
 REPO = "ccpl-test/tiny"
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def refused(rc: int, err: str, *needles: str) -> str:
-    """One clear refusal on stderr (warnings before it allowed); returns its line."""
-    assert "Traceback" not in err, err
-    assert rc == 2, (rc, err)
-    errors = [line for line in err.splitlines() if ": error: " in line]
-    assert len(errors) == 1, err
-    for needle in needles:
-        assert needle in errors[0], (needle, errors[0])
-    return errors[0]
 
 
 @pytest.fixture()
@@ -161,7 +144,13 @@ def test_silent_hub_fails_fast_with_one_line(tmp_path):
     # what is downloaded from where is said before anything is waited for
     assert said.startswith("ccpl weights: warning: downloading silent.safetensors (12.3 MB)")
     assert f"{url}/{REPO}/resolve/{COMMIT}/silent.safetensors" in said and str(models) in said
-    refused(proc.returncode, proc.stderr, "silent.safetensors", "did not answer within 3 s")
+    refused(
+        proc.returncode,
+        proc.stderr,
+        "silent.safetensors",
+        "did not answer within 3 s",
+        warnings=True,
+    )
     assert "HF_ENDPOINT" in line and "install it by hand" in line
     assert not models.exists() or not any(models.iterdir())
 
@@ -300,7 +289,7 @@ def test_manifest_field_types_and_names(tmp_path, split_model, capsys, mutate, f
     assert text.startswith(f"manifest {path}: ") and field in text and "\n" not in text, text
     path.write_text(json.dumps(data))
     rc, out, err = run(capsys, "weights", "--manifest", path, "list")
-    line = refused(rc, err, str(path), field)
+    line = refused(rc, err, str(path), field, warnings=True)
     assert out == "" and line.startswith("ccpl weights: error: manifest ")
 
 
@@ -349,7 +338,7 @@ def test_verify_reports_damaged_and_mismatched_files(tmp_path, split_model, caps
     body.write_bytes(data[:-8] + b"x" * 8)  # same name, other bytes
     (folder / "._tiny_art.safetensors").write_bytes(b"\x00\x05\x16\x07Mac OS X        ")
     rc, out, err = run(capsys, "weights", "--manifest", manifest, "verify", folder)
-    line = refused(rc, err, "2 of 3 file(s) are damaged or do not match")
+    line = refused(rc, err, "2 of 3 file(s) are damaged or do not match", warnings=True)
     assert line.startswith("ccpl weights: error: ")
     by_name = {Path(x.split()[1].rstrip(":")).name: x for x in out.splitlines()}
     assert by_name["tiny_art.safetensors"].startswith("BAD") and "not the manifest's" in out
@@ -363,9 +352,9 @@ def test_verify_refuses_missing_paths_before_reading(tmp_path, split_model, caps
     rc, out, err = run(
         capsys, "weights", "--manifest", manifest, "verify", folder, tmp_path / "nope"
     )
-    refused(rc, err, "not found", "nope")
+    refused(rc, err, "not found", "nope", warnings=True)
     assert out == ""
     empty = tmp_path / "empty"
     empty.mkdir()
     rc, out, err = run(capsys, "weights", "--manifest", manifest, "verify", empty)
-    refused(rc, err, "no .safetensors files", "empty")
+    refused(rc, err, "no .safetensors files", "empty", warnings=True)

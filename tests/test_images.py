@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import png_header
 from PIL import Image, ImageOps
 
 from ccpl_core import InputError, load_image, resize_short_side, save_image
@@ -105,18 +103,6 @@ def test_save_unknown_format_leaves_nothing(tmp_path):
 def test_resize_short_side(size, expect):
     out = resize_short_side(torch.rand(1, 3, 300, 200), size)
     assert tuple(out.shape[-2:]) == expect and out.min() >= 0 and out.max() <= 1
-
-
-def png_header(width: int, height: int, depth: int = 8, colour: int = 2) -> bytes:
-    """A PNG that declares ``width`` x ``height`` in its IHDR but holds almost no pixel data."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
-    idat = zlib.compress(b"\0" * 64)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("suffix", ["jpg", "png", "webp", "tif"])

@@ -33,47 +33,34 @@ from PIL import Image
 
 from ccpl_core.loading import load_model
 from ccpl_core.models import SCTNet
-from ccpl_core.models.decoder import DECODER_START
+from ccpl_core.models.sctnet import photo_from_art
 from ccpl_core.training import CropSampler, PairBatches, TrainConfig, Trainer
+from ccpl_core.training.data import resized_for_training
 from ccpl_core.weights.files import save_sctnet
 
 #: Learning rate of each stage (the SCT-only regression tolerates a larger one).
 STAGE_LR = {"reconstruct": 2e-4, "sct": 5e-4, "joint": 1e-4}
 
 
-def _decode(data: bytes, short_side: int) -> torch.Tensor:
+def _decode(name: str, data: bytes, short_side: int) -> torch.Tensor:
     with Image.open(io.BytesIO(data)) as im:
-        im = im.convert("RGB")
-        scale = short_side / min(im.size)
-        size = (max(short_side, round(im.width * scale)), max(short_side, round(im.height * scale)))
-        im = im.resize(size, Image.BICUBIC)
-        return torch.from_numpy(np.array(im)).permute(2, 0, 1).contiguous()
+        return resized_for_training(np.asarray(im.convert("RGB")), short_side, name)
 
 
 def read_pack(pack: Path, short_side: int) -> dict[str, tuple[list[torch.Tensor], list[str]]]:
     """content/style -> (uint8 [3, h, w] images, families), decoded on every core."""
-    items: dict[str, list[tuple[str, bytes]]] = {"content": [], "style": []}
+    items: dict[str, list[tuple[str, str, bytes]]] = {"content": [], "style": []}
     with tarfile.open(pack) as tar:
         for member in sorted(tar.getmembers(), key=lambda m: m.name):
             parts = Path(member.name).parts
             if len(parts) >= 3 and parts[0] in items and member.isfile():
-                items[parts[0]].append((parts[1], tar.extractfile(member).read()))
+                items[parts[0]].append((parts[1], member.name, tar.extractfile(member).read()))
     out = {}
     with ThreadPoolExecutor() as pool:
         for kind, entries in items.items():
-            images = list(pool.map(lambda e: _decode(e[1], short_side), entries))
-            out[kind] = (images, [fam for fam, _ in entries])
+            images = list(pool.map(lambda e: _decode(e[1], e[2], short_side), entries))
+            out[kind] = (images, [fam for fam, _, _ in entries])
     return out
-
-
-def photo_from(art: SCTNet) -> SCTNet:
-    """A photo network with the art network's encoder and decoder tail, and a fresh SCT."""
-    photo = SCTNet("photo")
-    photo.encoder.load_state_dict(art.encoder.state_dict(), strict=False)
-    start = DECODER_START["photo"]
-    tail = {k: v for k, v in art.decoder.state_dict().items() if int(k.split(".")[0]) >= start}
-    photo.decoder.load_state_dict(tail)
-    return photo
 
 
 def main() -> None:
@@ -105,7 +92,7 @@ def main() -> None:
     train_seconds = deadline - time.perf_counter()
     for mode, stage, share in plan:
         if mode not in nets:
-            nets[mode] = photo_from(nets["art"])
+            nets[mode] = photo_from_art(nets["art"])
         net = nets[mode]
         stop_at = min(deadline, time.perf_counter() + share * train_seconds)
         record: dict = {"mode": mode, "stage": stage}

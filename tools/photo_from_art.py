@@ -1,8 +1,6 @@
 """Start a photo-realistic model from an art model: its decoder's last layers, a fresh SCT.
 
-The photo decoder is the art decoder from its first stride-4 layer on (children 10-28, the same
-shapes), and it decodes features of the same resolution (relu3_1 against the art decoder's
-activations after its first up-sampling): a far better start than random weights.
+(ccpl_core.models.sctnet.photo_from_art says why.)
 
     python tools/photo_from_art.py models/ccpl_open_art.safetensors -o runs/photo_init.safetensors
 """
@@ -14,8 +12,7 @@ import argparse
 import torch
 
 from ccpl_core.loading import load_model
-from ccpl_core.models import SCTNet
-from ccpl_core.models.decoder import DECODER_START
+from ccpl_core.models.sctnet import photo_from_art
 from ccpl_core.weights.files import save_sctnet
 
 
@@ -27,11 +24,7 @@ def main() -> None:
     args = ap.parse_args()
     art = load_model(args.art_model, mode="art")
     torch.manual_seed(args.seed)
-    photo = SCTNet("photo")
-    photo.encoder.load_state_dict(art.encoder.state_dict(), strict=False)
-    start = DECODER_START["photo"]
-    tail = {k: v for k, v in art.decoder.state_dict().items() if int(k.split(".")[0]) >= start}
-    photo.decoder.load_state_dict(tail)
+    photo = photo_from_art(art)
     meta = {"ccpl.source": f"photo model started from the decoder of {args.art_model}"}
     print(save_sctnet(photo, args.output, meta, overwrite=True))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .decoder import Decoder
+from .decoder import DECODER_START, Decoder
 from .sct import MIN_STYLE_FEATURE, SCT
 from .vgg import FEATURE_STRIDE, VGGEncoder
 
@@ -45,3 +45,20 @@ class SCTNet(nn.Module):
         h, w = content.shape[-2:]
         fused = self.sct(self.encoder(content), self.encoder(style))
         return self.decoder(fused.to(content.dtype))[..., :h, :w]
+
+
+def photo_from_art(art: SCTNet) -> SCTNet:
+    """A photo model started from an art model: its encoder, its decoder's stride-4 layers, a
+    fresh SCT.
+
+    The photo decoder is the art decoder from child 10 on (the same shapes), and it decodes maps
+    of the same resolution (relu3_1 against the art decoder's activations after its first
+    up-sampling): a far better start than random weights.
+    """
+    photo = SCTNet("photo")
+    photo.encoder.load_state_dict(art.encoder.state_dict(), strict=False)
+    start = DECODER_START["photo"]
+    photo.decoder.load_state_dict(
+        {k: v for k, v in art.decoder.state_dict().items() if int(k.split(".")[0]) >= start}
+    )
+    return photo

@@ -6,6 +6,7 @@ uninterrupted run would have seen, and data-loader workers need no shared random
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,11 +47,16 @@ def load_resized(path: Path, short_side: int) -> torch.Tensor:
         rgb = load_frame(path)
     except OSError as exc:
         raise InputError(f"cannot read training image {path}: {exc}") from exc
+    return resized_for_training(rgb, short_side, f"training image {path}")
+
+
+def resized_for_training(rgb: np.ndarray, short_side: int, what: str) -> torch.Tensor:
+    """uint8 RGB [h, w, 3] -> uint8 [3, h', w'] with the shorter side ``short_side``."""
     h, w = rgb.shape[:2]
     if min(w, h) < MIN_TRAIN_SIDE:
         raise InputError(
-            f"training image {path} is only {w}x{h}; images need a shorter side of at "
-            f"least {MIN_TRAIN_SIDE} pixels"
+            f"{what} is only {w}x{h}; images need a shorter side of at least {MIN_TRAIN_SIDE} "
+            "pixels"
         )
     scale = short_side / min(w, h)
     size = (max(short_side, round(w * scale)), max(short_side, round(h * scale)))
@@ -156,11 +162,11 @@ def augment_colours(batch: torch.Tensor, gen: torch.Generator, probability: floa
         u = torch.rand(4, generator=gen).tolist()
         if u[0] >= probability:
             continue
-        angle = (u[1] * 2 - 1) * torch.pi
+        angle = (u[1] * 2 - 1) * math.pi
         rot = (
-            torch.cos(torch.tensor(angle)) * torch.eye(3)
-            + torch.sin(torch.tensor(angle)) * cross
-            + (1 - torch.cos(torch.tensor(angle))) * torch.outer(axis, axis)
+            math.cos(angle) * torch.eye(3)
+            + math.sin(angle) * cross
+            + (1 - math.cos(angle)) * torch.outer(axis, axis)
         )
         x = batch[i].float() / 255
         x = torch.einsum("ij,jhw->ihw", rot, x)

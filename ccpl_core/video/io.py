@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
+from ..fsutil import short_name
 from ..images import IMAGE_SUFFIXES, check_pixels, load_frame
 
 log = logging.getLogger("ccpl")
@@ -391,5 +392,4 @@ def _seconds(packet) -> float:
 
 def _temp_name(path: Path, kind: str) -> Path:
     """A hidden sibling name that stays within the file system's name limit."""
-    stem = os.fsencode(path.stem)[:100].decode(errors="ignore")  # 100 bytes, whole characters
-    return path.with_name(f".{stem}.{kind}.partial{path.suffix}")
+    return path.with_name(f".{short_name(path.stem)}.{kind}.partial{path.suffix}")
