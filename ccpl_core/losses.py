@@ -14,10 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .models.sct import EPS
-from .models.vgg import TAP_CHANNELS
+from .modes import TAP_CHANNELS, get_mode
 
-#: Layers CCPL is applied to, per mode (the paper's choice).
-CCPL_LAYERS = {"art": ("relu2_1", "relu3_1", "relu4_1"), "photo": ("relu1_1", "relu2_1", "relu3_1")}
 #: (dy, dx) of the 8 neighbours, in the authors' order.
 NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 
@@ -90,7 +88,7 @@ class CCPLLoss(nn.Module):
 
     def __init__(self, mode: str = "art", num_anchors: int = 8, tau: float = 0.07) -> None:
         super().__init__()
-        self.layers = CCPL_LAYERS[mode]
+        self.layers = get_mode(mode).ccpl_taps
         self.num_anchors = num_anchors
         self.tau = tau
         self.heads = nn.ModuleDict({n: projection_head(TAP_CHANNELS[n]) for n in self.layers})

@@ -22,11 +22,8 @@ from .errors import InputError, OutOfMemory
 from .images import as_batch, to_rgb
 from .models import ContentStats, SCTNet, StyleCode
 from .models.decoder import DETAIL_CHANNELS
-from .models.vgg import DEEPEST_TAP, TAP_CHANNELS
 from .runtime import empty_cache, is_oom, memory_budget, resolve_device, resolve_dtype
 from .tiling import (
-    DECODER_MARGIN,
-    ENCODER_MARGIN,
     TAIL_MARGIN,
     TAIL_TILE,
     count_tiles,
@@ -83,7 +80,8 @@ class Stylizer:
         self.dtype = resolve_dtype(precision, self.device)
         self.stride = model.stride
         self._budget = memory_budget_bytes
-        self._channels = TAP_CHANNELS[DEEPEST_TAP[self.mode]]
+        self.spec = model.spec
+        self._channels = self.spec.channels
         fmt = torch.channels_last
         self.encoder = MixedPrecisionEncoder(model.encoder, self.dtype, self.device)
         self.decoder = copy.deepcopy(model.decoder).to(self.device, self.dtype, memory_format=fmt)
@@ -117,7 +115,7 @@ class Stylizer:
         while True:
             try:
                 feat = encode_tiled(
-                    self.encoder, x, tile, ENCODER_MARGIN[self.mode], self.stride, self._channels
+                    self.encoder, x, tile, self.spec.encoder_margin, self.stride, self._channels
                 )
                 return self.sct.style_code(feat)
             except Exception as exc:
@@ -267,7 +265,7 @@ class Stylizer:
         x = rgb.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
         tile = self._tile_for(x.shape[0], h, w, None)
         feat = encode_tiled(
-            self.encoder, x, tile, ENCODER_MARGIN[self.mode], self.stride, self._channels
+            self.encoder, x, tile, self.spec.encoder_margin, self.stride, self._channels
         )
         moments.add(feat)
         return moments
@@ -292,7 +290,7 @@ class Stylizer:
             self.encoder,
             x,
             tile,
-            ENCODER_MARGIN[self.mode],
+            self.spec.encoder_margin,
             self.stride,
             self._channels,
             tracker.step,
@@ -316,7 +314,7 @@ class Stylizer:
         if feature_hook is not None:
             fused = feature_hook(fused, idx.start)
         fused = fused.to(self.dtype).contiguous(memory_format=torch.channels_last)
-        margin = DECODER_MARGIN[self.mode]
+        margin = self.spec.decoder_margin
         if detail_hook is None:
             return decode_tiled(
                 self.decoder, fused, (h, w), tile, margin, self.stride, step=tracker.step
@@ -339,7 +337,7 @@ class Stylizer:
         out = torch.empty(fused.shape[0], 3, *size, dtype=torch.float32, device=fused.device)
         fh, fw = fused.shape[-2:]
         full = (fh * self.stride, fw * self.stride)
-        margin = DECODER_MARGIN[self.mode]
+        margin = self.spec.decoder_margin
         for i in range(fused.shape[0]):
             # channels-last from the start: the tail convolutions need no copy of the map
             act = torch.empty(
@@ -425,7 +423,7 @@ class Stylizer:
         if tile is not None:
             return _checked_tile(tile)
         bpp = bytes_per_pixel(self.dtype)
-        return tile_side(b, h, w, bpp, self.budget(), ENCODER_MARGIN[self.mode], self.stride)
+        return tile_side(b, h, w, bpp, self.budget(), self.spec.encoder_margin, self.stride)
 
     def _steps(
         self, remaining: int, chunk: int, h: int, w: int, tile: int, per_image: bool = False
@@ -491,7 +489,7 @@ def step_bytes(
     """
     elem = _element_size(dtype)
     bpp = BYTES_PER_PIXEL[elem]
-    margin, stride = ENCODER_MARGIN[model.mode], model.stride
+    margin, stride = model.spec.encoder_margin, model.stride
     chunk = chunk_images(batch, height, width, bpp, budget)
     side = tile_side(chunk, height, width, bpp, budget, margin, stride)
     pixels = chunk * height * width
@@ -502,7 +500,7 @@ def step_bytes(
         return pixels * bpp + detail_maps
     span = side + 2 * margin
     tile = min(height, span) * min(width, span) * bpp
-    channels = TAP_CHANNELS[DEEPEST_TAP[model.mode]]
+    channels = model.spec.channels
     # features (fast dtype), fused in float32 (+ its alpha blend) and its fast copy, per pixel
     features = channels * (2 * elem + 8) / stride**2
     whole = pixels * (2 * 3 * 4 + features)

@@ -15,10 +15,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-#: Pixels of context around an encoder tile (>= the encoder's receptive-field radius).
-ENCODER_MARGIN = {"art": 64, "photo": 32}
-#: Feature positions of context around a decoder tile (>= the decoder's receptive-field radius).
-DECODER_MARGIN = {"art": 6, "photo": 8}
 #: Pixels of context around a tile of the decoder's tail (two 3x3 convolutions: radius 2).
 TAIL_MARGIN = 2
 #: Largest tile of the tail (pixels): its input is a 64-channel full-resolution map, so even when

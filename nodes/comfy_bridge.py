@@ -14,7 +14,7 @@ import torch
 from comfy.cli_args import args as comfy_args
 
 from ..ccpl_core.errors import CCPLError
-from ..ccpl_core.models.sctnet import MODES
+from ..ccpl_core.modes import MODE_NAMES
 from ..ccpl_core.runtime import memory_budget
 from ..ccpl_core.weights.hub import STAGING
 from ..ccpl_core.weights.manifest import load_manifest
@@ -54,7 +54,7 @@ def manifest_model_names(available_only: bool = False) -> list[str]:
     if available_only:
         folder = models_dir()
         names = [n for n in names if obtainable(man, n, folder)]
-    first = [man.default[m] for m in MODES if man.default.get(m) in names]
+    first = [man.default[m] for m in MODE_NAMES if man.default.get(m) in names]
     return first + [n for n in names if n not in first]
 
 

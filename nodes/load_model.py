@@ -6,10 +6,11 @@ import os
 
 from ..ccpl_core.errors import ModelError
 from ..ccpl_core.loading import load_model
+from ..ccpl_core.modes import MODE_NAMES
 from . import comfy_bridge as cb
 from .handle import SCTModelHandle
 
-MODES = ("auto", "art", "photo")
+MODES = ("auto", *MODE_NAMES)
 DEVICES = ("auto", "cpu")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 

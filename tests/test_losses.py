@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 
 from ccpl_core.losses import (
-    CCPL_LAYERS,
     CCPLLoss,
     content_loss,
     neighbour_differences,
@@ -15,6 +14,7 @@ from ccpl_core.losses import (
     style_loss,
 )
 from ccpl_core.models.untrained import random_sctnet
+from ccpl_core.modes import get_mode
 from ccpl_core.training import TrainConfig, TrainModule
 
 CH = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, "relu4_1": 512}
@@ -22,7 +22,7 @@ CH = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, "relu4_1": 512}
 
 def _feats(mode, b=2, size=12, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return {n: torch.randn(b, CH[n], size, size, generator=g) for n in CCPL_LAYERS[mode]}
+    return {n: torch.randn(b, CH[n], size, size, generator=g) for n in get_mode(mode).ccpl_taps}
 
 
 def reference_ccpl(loss: CCPLLoss, gen, cont, anchors) -> torch.Tensor:

@@ -26,6 +26,7 @@ from ..images import (
     save_image,
 )
 from ..loading import load_model
+from ..modes import MODE_NAMES
 from ..options import finite_float, non_negative_int, parse_pixel_count, weights, zero_or_at_least
 from ..pipeline import MIN_TILE, PreparedStyle, Stylizer
 from ..runtime import PRECISIONS
@@ -65,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--manifest", default=None, help="weights manifest (default: $CCPL_MANIFEST)")
     p.add_argument(
         "--mode",
-        choices=("art", "photo"),
+        choices=MODE_NAMES,
         default=None,
         help="artistic or photo-realistic (default: the model's own)",
     )

@@ -19,6 +19,7 @@ from ..errors import InputError
 from ..images import check_writable
 from ..loading import load_model
 from ..models import SCTNet
+from ..modes import MODE_NAMES
 from ..options import (
     finite_float,
     int_range,
@@ -57,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--init",
         help="start from this model (file, folder or another run's checkpoint) instead of scratch",
     )
-    p.add_argument("--mode", choices=("art", "photo"), default="art")
+    p.add_argument("--mode", choices=MODE_NAMES, default="art")
     p.add_argument(
         "--stage",
         choices=STAGES,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import InputError, ModelError
 from ..fsutil import atomic_write
+from ..modes import MODE_NAMES
 from ..weights.convert import convert, manifest_entries
 from ..weights.files import read_state, sha256_file
 from ..weights.hub import download, publish
@@ -51,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pub.add_argument("--repo-id", required=True, help="Hub repo, e.g. my-org/ccpl-weights")
     pub.add_argument("--name", required=True, help="manifest entry name")
     pub.add_argument("--kind", choices=("model", "encoder"), default="model")
-    pub.add_argument("--mode", choices=("art", "photo"), default=None)
+    pub.add_argument("--mode", choices=MODE_NAMES, default=None)
     pub.add_argument("--requires", action="append", default=[], help="encoder entry it needs")
     pub.add_argument("--license", default="", help="licence of the weights")
     pub.add_argument(
@@ -59,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     pub.set_defaults(func=run_publish)
     conv = wsub.add_parser("convert", help="convert the authors' .pth checkpoints to safetensors")
-    conv.add_argument("--mode", choices=("art", "photo"), required=True)
+    conv.add_argument("--mode", choices=MODE_NAMES, required=True)
     conv.add_argument("--vgg", help="vgg_normalised.pth")
     conv.add_argument("--decoder", help="decoder_iter_*.pth.tar")
     conv.add_argument("--sct", help="sct_iter_*.pth.tar")

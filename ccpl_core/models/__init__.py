@@ -3,13 +3,10 @@
 from .decoder import Decoder
 from .sct import SCT, ContentStats, StyleCode
 from .sctnet import SCTNet
-from .vgg import DEEPEST_TAP, FEATURE_STRIDE, STYLE_TAPS, VGGEncoder
+from .vgg import VGGEncoder
 
 __all__ = [
-    "DEEPEST_TAP",
-    "FEATURE_STRIDE",
     "SCT",
-    "STYLE_TAPS",
     "ContentStats",
     "Decoder",
     "SCTNet",

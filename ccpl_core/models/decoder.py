@@ -12,6 +12,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from ..modes import get_mode
+
 _DECODER_PLAN: tuple = (
     (512, 256),
     "U",
@@ -26,8 +28,6 @@ _DECODER_PLAN: tuple = (
     (64, 64),
     (64, 3),
 )
-#: First child used by each mode.
-DECODER_START = {"art": 0, "photo": 10}
 #: First child after the last up-sampling: :meth:`Decoder.head` ends before it with full-resolution
 #: 64-channel activations, :meth:`Decoder.tail` (two convolutions) paints them into RGB.
 DETAIL_SPLIT = 24
@@ -52,9 +52,7 @@ class Decoder(nn.Sequential):
     """Maps fused features back to an RGB image (values roughly in [0, 1], not clamped)."""
 
     def __init__(self, mode: str = "art") -> None:
-        if mode not in DECODER_START:
-            raise ValueError(f"mode must be 'art' or 'photo', got {mode!r}")
-        start = DECODER_START[mode]
+        start = get_mode(mode).decoder_start
         named = ((str(i), layer) for i, layer in enumerate(_official_layers()) if i >= start)
         super().__init__(OrderedDict(named))
         self.mode = mode

@@ -12,14 +12,15 @@ encoder and decoder, and its statistics and 32x32 products are where low precisi
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ..modes import get_mode
+
 EPS = 1e-5
-#: Minimal spatial size of the style feature map (two unpadded 3x3 convolutions in ``snet``).
-MIN_STYLE_FEATURE = {"art": 5, "photo": 3}
 
 
 @dataclass
@@ -78,30 +79,31 @@ def _conv(cin: int, cout: int, k: int) -> nn.Conv2d:
 
 
 class SCT(nn.Module):
-    """SCT for ``mode='art'`` (relu4_1, 512 channels) or ``'photo'`` (relu3_1, 256 channels)."""
+    """SCT for ``mode='art'`` (relu4_1, 512 channels) or ``'photo'`` (relu3_1, 256 channels).
+
+    ``cnet`` compresses the whitened content with 1x1 convolutions, ``snet`` the style with 3x3
+    ones (unpadded) and a last 1x1, both down to 32 channels (widths in :mod:`ccpl_core.modes`).
+    """
 
     def __init__(self, mode: str = "art") -> None:
         super().__init__()
-        if mode == "art":
-            self.cnet = nn.Sequential(
-                _conv(512, 256, 1), nn.ReLU(), _conv(256, 128, 1), nn.ReLU(), _conv(128, 32, 1)
-            )
-            self.snet = nn.Sequential(
-                _conv(512, 256, 3), nn.ReLU(), _conv(256, 128, 3), nn.ReLU(), _conv(128, 32, 1)
-            )
-            self.uncompress = _conv(32, 512, 1)
-        elif mode == "photo":
-            self.cnet = nn.Sequential(_conv(256, 128, 1), nn.ReLU(), _conv(128, 32, 1))
-            self.snet = nn.Sequential(_conv(256, 128, 3), nn.ReLU(), _conv(128, 32, 1))
-            self.uncompress = _conv(32, 256, 1)
-        else:
-            raise ValueError(f"mode must be 'art' or 'photo', got {mode!r}")
+        widths = get_mode(mode).sct_widths
+        pairs = list(itertools.pairwise(widths))
+        cnet: list[nn.Module] = []
+        snet: list[nn.Module] = []
+        for i, (cin, cout) in enumerate(pairs):
+            last = i == len(pairs) - 1
+            cnet += [_conv(cin, cout, 1)] + ([] if last else [nn.ReLU()])
+            snet += [_conv(cin, cout, 1 if last else 3)] + ([] if last else [nn.ReLU()])
+        self.cnet = nn.Sequential(*cnet)
+        self.snet = nn.Sequential(*snet)
+        self.uncompress = _conv(widths[-1], widths[0], 1)
         self.mode = mode
 
     def style_code(self, style_feat: torch.Tensor) -> StyleCode:
         """Encode style features [B, C, h, w] into a :class:`StyleCode`."""
         h, w = style_feat.shape[-2:]
-        need = MIN_STYLE_FEATURE[self.mode]
+        need = get_mode(self.mode).min_style_feature
         if h < need or w < need:
             raise ValueError(f"style feature map is {h}x{w}, SCT needs at least {need}x{need}")
         with _fp32(style_feat):

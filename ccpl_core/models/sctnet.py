@@ -9,11 +9,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .decoder import DECODER_START, Decoder
-from .sct import MIN_STYLE_FEATURE, SCT
-from .vgg import FEATURE_STRIDE, VGGEncoder
-
-MODES = ("art", "photo")
+from ..modes import PHOTO, Mode, get_mode
+from .decoder import Decoder
+from .sct import SCT
+from .vgg import VGGEncoder
 
 
 class SCTNet(nn.Module):
@@ -21,8 +20,7 @@ class SCTNet(nn.Module):
 
     def __init__(self, mode: str = "art") -> None:
         super().__init__()
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.spec: Mode = get_mode(mode)
         self.mode = mode
         self.encoder = VGGEncoder(mode)
         self.sct = SCT(mode)
@@ -33,12 +31,12 @@ class SCTNet(nn.Module):
     @property
     def stride(self) -> int:
         """Down-sampling factor between the image and the fused feature map."""
-        return FEATURE_STRIDE[self.mode]
+        return self.spec.stride
 
     @property
     def min_style_size(self) -> int:
         """Smallest style side length in pixels that SCT's unpadded convolutions accept."""
-        return (MIN_STYLE_FEATURE[self.mode] - 1) * self.stride + 1
+        return self.spec.min_style_size
 
     def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """Plain single-pass stylisation (no tiling, no options); output cropped to the input."""
@@ -57,7 +55,7 @@ def photo_from_art(art: SCTNet) -> SCTNet:
     """
     photo = SCTNet("photo")
     photo.encoder.load_state_dict(art.encoder.state_dict(), strict=False)
-    start = DECODER_START["photo"]
+    start = PHOTO.decoder_start
     photo.decoder.load_state_dict(
         {k: v for k, v in art.decoder.state_dict().items() if int(k.split(".")[0]) >= start}
     )

@@ -13,6 +13,8 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from ..modes import TAP_INDEX, get_mode
+
 # (in, out) of every 3x3 convolution up to relu4_1, with "M" for a 2x2 max-pool.
 _VGG_PLAN: tuple = (
     (3, 64),
@@ -28,19 +30,6 @@ _VGG_PLAN: tuple = (
     "M",
     (256, 512),
 )
-
-#: Number of children of the official ``nn.Sequential`` kept for each mode.
-ENCODER_DEPTH = {"art": 31, "photo": 18}
-#: Index of the ReLU whose output is each tap (relu1_1 .. relu4_1).
-TAP_INDEX = {"relu1_1": 3, "relu2_1": 10, "relu3_1": 17, "relu4_1": 30}
-TAP_CHANNELS = {"relu1_1": 64, "relu2_1": 128, "relu3_1": 256, "relu4_1": 512}
-#: Down-sampling factor of the deepest tap of each mode.
-FEATURE_STRIDE = {"art": 8, "photo": 4}
-DEEPEST_TAP = {"art": "relu4_1", "photo": "relu3_1"}
-STYLE_TAPS = {
-    "art": ("relu1_1", "relu2_1", "relu3_1", "relu4_1"),
-    "photo": ("relu1_1", "relu2_1", "relu3_1"),
-}
 
 
 def _official_layers() -> list[nn.Module]:
@@ -60,16 +49,14 @@ class VGGEncoder(nn.Sequential):
     """Frozen normalised VGG-19 truncated at relu4_1 (art) or relu3_1 (photo)."""
 
     def __init__(self, mode: str = "art") -> None:
-        if mode not in ENCODER_DEPTH:
-            raise ValueError(f"mode must be 'art' or 'photo', got {mode!r}")
-        layers = _official_layers()[: ENCODER_DEPTH[mode]]
+        layers = _official_layers()[: get_mode(mode).encoder_depth]
         super().__init__(OrderedDict((str(i), layer) for i, layer in enumerate(layers)))
         self.mode = mode
         self.requires_grad_(False)
 
     @property
     def stride(self) -> int:
-        return FEATURE_STRIDE[self.mode]
+        return get_mode(self.mode).stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self:
@@ -78,7 +65,7 @@ class VGGEncoder(nn.Sequential):
 
     def taps(self, x: torch.Tensor, names: tuple[str, ...] | None = None) -> list[torch.Tensor]:
         """Features at the given taps (default: every tap of this mode), shallowest first."""
-        names = names or STYLE_TAPS[self.mode]
+        names = names or get_mode(self.mode).style_taps
         wanted = {TAP_INDEX[n]: n for n in names}
         last = max(wanted)
         out: list[torch.Tensor] = []

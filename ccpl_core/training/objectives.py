@@ -23,7 +23,6 @@ from torch import nn
 
 from ..losses import CCPLLoss, content_loss, style_loss
 from ..models import SCTNet
-from ..models.vgg import STYLE_TAPS
 from .wct import whiten_colour
 
 if TYPE_CHECKING:
@@ -63,7 +62,7 @@ class TrainModule(nn.Module):
         self.net = net
         self.stage = cfg.stage
         self.ccpl = CCPLLoss(net.mode, cfg.num_anchors, cfg.tau)
-        self.taps = STYLE_TAPS[net.mode]
+        self.taps = net.spec.style_taps
         net.encoder.requires_grad_(False)
         net.decoder.requires_grad_(cfg.stage in ("joint", "reconstruct"))
         net.sct.requires_grad_(cfg.stage in ("joint", "sct"))

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ModelError
+from ..modes import MODE_NAMES
 from .files import save_state, sha256_file
 from .layout import from_authors
 
@@ -51,7 +52,7 @@ def convert(
 
     Returns ``{file name: {"sha256", "size", "ccpl.*" metadata}}``; see :func:`manifest_entries`.
     """
-    if mode not in ("art", "photo"):
+    if mode not in MODE_NAMES:
         raise ModelError(f"--mode must be art or photo, got {mode!r}")
     if (decoder is None) != (sct is None):
         raise ModelError("give both --decoder and --sct (a model needs both)")

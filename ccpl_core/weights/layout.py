@@ -12,6 +12,7 @@ import torch
 
 from ..errors import ModelError
 from ..models import SCTNet
+from ..modes import MODE_NAMES
 
 PARTS = ("encoder", "sct", "decoder")
 
@@ -83,7 +84,7 @@ def describe_contents(state: dict[str, torch.Tensor], metadata: dict[str, str], 
     if not present:
         raise ModelError(f"{source}: holds no tensors")
     declared = metadata.get("ccpl.mode")
-    modes = [declared] if declared in ("art", "photo") else ["art", "photo"]
+    modes = [declared] if declared in MODE_NAMES else list(MODE_NAMES)
     first: ModelError | None = None
     for mode in modes:
         try:

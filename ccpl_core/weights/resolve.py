@@ -10,7 +10,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from ..errors import ModelError
-from ..models.vgg import ENCODER_DEPTH
+from ..modes import ART, MODES
 from .files import encoder_fingerprint, model_files_in
 
 log = logging.getLogger("ccpl")
@@ -45,7 +45,7 @@ def _fingerprint(path: Path, mode: str | None = None) -> str | None:
     if meta.get("ccpl.encoder_fingerprint") and mode != "photo":
         return meta["ccpl.encoder_fingerprint"]
     if any(k.startswith("encoder.") for k in keys):
-        depth = ENCODER_DEPTH.get(mode or "art", ENCODER_DEPTH["art"])
+        depth = MODES.get(mode or "art", ART).encoder_depth
         try:
             tensors = load_file(str(path))
         except Exception as exc:  # a valid header over truncated data
