@@ -2,8 +2,11 @@
 
 Each entry names its files with sha256 and byte size, its licence and provenance, where it is
 hosted on the Hugging Face Hub (repo id + pinned revision, or ``hosted: false``) and, for models
-shipped inside this repository, the bundled path. Models list the shared encoder they need in
-``requires`` so the 80 MB encoder is stored once.
+shipped with the package, the bundled folder (relative to the manifest's own folder). Models list
+the shared encoder they need in ``requires`` so the 80 MB encoder is stored once.
+
+The default manifest is found by ``bundled_root()``: ``ccpl_core/bundled`` in an installed wheel,
+the root of a source checkout (editable install, ComfyUI custom-node folder) otherwise.
 """
 
 from __future__ import annotations
@@ -12,12 +15,31 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path, PurePosixPath
 
 from ..errors import ModelError
 
+MANIFEST_NAME = "weights_manifest.json"
+# The source checkout this module lies in (meaningful only in a checkout): tests and tools find
+# the repository's folders with it. The library finds its manifest with bundled_root().
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_MANIFEST = REPO_ROOT / "weights_manifest.json"
+
+
+def bundled_root() -> Path:
+    """The folder holding the bundled weights_manifest.json and the bundled models folders.
+
+    A wheel (setup.py) carries them as package data in ``ccpl_core/bundled``; a source checkout
+    has them at its root. When neither has the manifest, the package folder is returned, so the
+    error names where an installed package should have it.
+    """
+    packaged = Path(str(resources.files("ccpl_core"))) / "bundled"
+    if not (packaged / MANIFEST_NAME).is_file() and (REPO_ROOT / MANIFEST_NAME).is_file():
+        return REPO_ROOT
+    return packaged
+
+
+DEFAULT_MANIFEST = bundled_root() / MANIFEST_NAME
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _REV = re.compile(r"^[0-9a-f]{40}$")
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -42,8 +64,10 @@ class Entry:
     repo_id: str | None = None
     revision: str | None = None
     hosted: bool = False
-    bundled: str | None = None  # folder relative to the repository root
+    bundled: str | None = None  # folder relative to ``root``
     provenance: dict = field(default_factory=dict)
+    # the folder of the manifest file that declared the entry (bundled_root() when not set)
+    root: Path | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -69,7 +93,7 @@ class Manifest:
 
 
 def manifest_path(path: str | os.PathLike | None = None) -> Path:
-    """Explicit path, else $CCPL_MANIFEST, else the repository's weights_manifest.json."""
+    """Explicit path, else $CCPL_MANIFEST, else the bundled weights_manifest.json."""
     return Path(path or os.environ.get("CCPL_MANIFEST") or DEFAULT_MANIFEST)
 
 
@@ -89,7 +113,7 @@ def parse_manifest(data: object, path: Path) -> Manifest:
 
     A manifest may come from anywhere ($CCPL_MANIFEST, a pull request, a hand edit): every field
     is checked for its type, file names must be bare names (they are joined to folders), and a
-    bundled folder must stay inside the repository.
+    bundled folder must stay inside the manifest's folder (bundled files are found there).
     """
 
     def fail(where: str, msg: str) -> ModelError:
@@ -176,6 +200,7 @@ def parse_manifest(data: object, path: Path) -> Manifest:
             hosted=hosted,
             bundled=bundled,
             provenance=dict(provenance),
+            root=Path(path).absolute().parent,
         )
     for name, entry in entries.items():
         for req in entry.requires:
@@ -212,14 +237,14 @@ def _name_problem(name: str) -> str | None:
 
 
 def _bundled_problem(bundled: object) -> str | None:
-    """Why a bundled folder cannot be used (it must stay inside the repository), or None."""
+    """Why a bundled folder cannot be used (it must stay inside the manifest's folder), or None."""
     if not isinstance(bundled, str) or not bundled.strip():
-        return f"expected a folder relative to the repository, got {bundled!r}"
+        return f"expected a folder relative to the manifest's folder, got {bundled!r}"
     if "\\" in bundled or any(ord(c) < 32 or ord(c) == 127 for c in bundled):
         return f"use '/' between folders and no control characters, got {bundled!r}"
     parts = PurePosixPath(bundled).parts
     if bundled.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
-        return f"must be a folder inside the repository, got {bundled!r}"
+        return f"must be a folder inside the manifest's folder, got {bundled!r}"
     return None
 
 

@@ -1,8 +1,9 @@
-"""Finding the verified files of a manifest entry: bundled in the repo, or in the models folder.
+"""Finding the verified files of a manifest entry: bundled with it, or in the models folder.
 
-A file is used only when its sha256 matches the manifest. Files are looked for in the repository
-(bundled models) and in the caller's models folder (ComfyUI passes models/sct); nothing touches
-the network here, so everything present works offline.
+A file is used only when its sha256 matches the manifest. Files are looked for beside the manifest
+(bundled models: the repository root in a checkout, ``ccpl_core/bundled`` in an installed wheel)
+and in the caller's models folder (ComfyUI passes models/sct); nothing touches the network here,
+so everything present works offline.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from ..errors import ModelError
 from .files import sha256_file
-from .manifest import REPO_ROOT, Entry, FileSpec, Manifest
+from .manifest import Entry, FileSpec, Manifest, bundled_root
 
 _VERIFIED: dict[tuple[str, int, int], str] = {}
 
@@ -33,7 +34,26 @@ def verify(path: Path, spec: FileSpec) -> bool:
 
 
 def bundled_path(entry: Entry, spec: FileSpec) -> Path | None:
-    return REPO_ROOT / entry.bundled / spec.name if entry.bundled else None
+    """Where a bundled file lies: in ``bundled``, relative to the folder of its manifest."""
+    return _base(entry) / entry.bundled / spec.name if entry.bundled else None
+
+
+def _base(entry: Entry) -> Path:
+    return entry.root if entry.root is not None else bundled_root()
+
+
+def _restore_hint(entry: Entry, path: Path) -> str:
+    """How to get a damaged bundled file back: from git in a checkout, else by reinstalling."""
+    base = _base(entry)
+    if (base / ".git").exists():
+        return (
+            "the checkout is damaged (git LFS pointer or partial clone?): restore it with "
+            f"`git -C {base} checkout -- {path.relative_to(base).as_posix()}`"
+        )
+    return (
+        "the installation is damaged: restore the file, or reinstall the package that shipped it "
+        "(`pip install --force-reinstall comfyui-ccpl`)"
+    )
 
 
 def manual_steps(entry: Entry, spec: FileSpec, models_dir: Path) -> str:
@@ -114,9 +134,8 @@ def _one_file(entry: Entry, spec: FileSpec, folder: Path, downloader) -> Path | 
         if verify(bundled, spec):
             return bundled
         raise ModelError(
-            f"bundled file {bundled} does not match its sha256 in the manifest; the checkout is "
-            "damaged (git LFS pointer or partial clone?): restore it with `git checkout -- "
-            f"{bundled.relative_to(REPO_ROOT)}`"
+            f"bundled file {bundled} does not match its sha256 in the manifest; "
+            + _restore_hint(entry, bundled)
         )
     local = folder / spec.name
     if local.is_file():
