@@ -33,8 +33,8 @@ from ccpl_core.video import flow as flowlib
 from ccpl_core.video.metrics import masked_warp_rmse, style_distance
 from ccpl_core.video.temporal import (
     FEATURE_FLOW_SIDE,
-    FlowBlender,
     blend_along_flow,
+    blend_images,
     estimate_motion,
 )
 
@@ -63,7 +63,7 @@ def load_frames(clip: str, start: int, stop: int, size: int) -> list[np.ndarray]
 @torch.inference_mode()
 def run_variant(net, fused, motions, variant: dict) -> list[np.ndarray]:
     prev_feat = prev_act = None
-    image = FlowBlender(variant.get("image", 0.0))
+    prev_img = None
     outs = []
     for feat, motion in zip(fused, motions, strict=True):
         if variant.get("feature") and prev_feat is not None:
@@ -75,7 +75,10 @@ def run_variant(net, fused, motions, variant: dict) -> list[np.ndarray]:
                 x = blend_along_flow(x[0], prev_act, motion, variant["decoder"])[None]
             prev_act = x[0]
         x = net.decoder.tail(x)
-        img = image(x[0].clamp(0, 1).permute(1, 2, 0).numpy(), motion)
+        img = blend_images(
+            x[0].clamp(0, 1).permute(1, 2, 0).numpy(), prev_img, motion, variant.get("image", 0.0)
+        )
+        prev_img = img
         outs.append((np.clip(img, 0, 1) * 255).round().astype(np.uint8))
     return outs
 

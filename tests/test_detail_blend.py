@@ -1,5 +1,5 @@
-"""Detail blending: the decoder split into head and tail, the stylizer's per-image detail hook
-(exact with tiles, retried after out-of-memory errors), and the video option end to end."""
+"""Detail blending: the decoder split into head and tail, blending along the flow in channel
+groups, and the video option end to end (chunked, and after an out-of-memory error)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import torch
 from test_temporal import _motion
 from test_video import _stylize_folder, pan_frames
 
-from ccpl_core import InputError, Stylizer, load_image, pipeline
+from ccpl_core import InputError, Stylizer, load_image
 from ccpl_core.models.decoder import DETAIL_CHANNELS
 from ccpl_core.video import temporal
 from ccpl_core.video.engine import ClipStylizer, VideoOptions
-from ccpl_core.video.temporal import FlowCarry, blend_along_flow
+from ccpl_core.video.temporal import blend_along_flow, carry_along_flow
 from ccpl_core.weights.manifest import REPO_ROOT
 
 
@@ -27,34 +27,6 @@ def test_decoder_head_then_tail_is_the_decoder(net_name, request):
         assert act.shape[1] == DETAIL_CHANNELS
         assert act.shape[-2:] == (5 * net.stride, 7 * net.stride)  # full resolution
         assert torch.allclose(net.decoder.tail(act), net.decoder(feat), atol=1e-5)
-
-
-def test_detail_hook_sees_each_image_and_is_exact_with_tiles(art_net, content, style, monkeypatch):
-    st = Stylizer(art_net)
-    batch = torch.cat([content, content.flip(-1)])[..., :100, :124]  # not a multiple of 8
-    prepared = st.prepare_style(style)
-    plain = st.stylize(batch, prepared, tile=0)
-    seen, steps = [], []
-
-    def hook(act, index):
-        seen.append((index, tuple(act.shape)))
-        return act
-
-    hooked = st.stylize(batch, prepared, tile=0, detail_hook=hook)
-    assert seen == [(0, (1, 64, 104, 128)), (1, (1, 64, 104, 128))]  # padded to whole cells
-    assert torch.allclose(hooked, plain, atol=1e-5)
-    # small tiles for head and tail: the same pixels, and progress ends at its planned total
-    tiled = st.stylize(
-        batch, prepared, tile=48, detail_hook=hook, progress=lambda d, t: steps.append((d, t))
-    )
-    assert torch.allclose(tiled, plain, atol=1e-4)
-    assert steps[-1][0] == steps[-1][1] and len(steps) == steps[-1][1]
-    # the tail alone in tiles (it is capped at TAIL_TILE even when the network runs untiled)
-    monkeypatch.setattr(pipeline, "TAIL_TILE", 40)
-    assert torch.allclose(st.stylize(batch, prepared, tile=0, detail_hook=hook), plain, atol=1e-5)
-    # the hook's result is what gets painted
-    dark = st.stylize(batch, prepared, tile=0, detail_hook=lambda a, i: a * 0.5)
-    assert not torch.allclose(dark, plain, atol=1e-2)
 
 
 def test_blend_along_flow_in_channel_groups_equals_one_group(monkeypatch):
@@ -71,22 +43,17 @@ def test_blend_along_flow_in_channel_groups_equals_one_group(monkeypatch):
     assert half.dtype == torch.bfloat16 and torch.allclose(half.float(), whole, atol=0.05)
 
 
-def test_flow_carry_rolls_back_a_retried_chunk_after_single_steps():
+def test_carry_along_flow_in_runs_equals_one_run():
     gen = torch.Generator().manual_seed(4)
     frames = torch.randn(4, 6, 8, 8, generator=gen)
     motions = [None] + [_motion(8, 8, dx=0.5)] * 3
-    ref = FlowCarry(0.5)
-    expected = ref(frames, 0, motions)
-    carry = FlowCarry(0.5)
-    carry.begin(0)
-    out = [carry.step(frames[0], motions[0])]
-    carry.begin(1)
-    carry.step(frames[1], motions[1])  # the chunk 1..3 fails after one frame...
-    carry.begin(1)  # ...and is retried from its start
-    out += [carry.step(f, m) for f, m in zip(frames[1:], motions[1:], strict=True)]
-    assert torch.allclose(torch.stack(out), expected)
-    with pytest.raises(ValueError, match="in order"):
-        carry.begin(2)
+    whole = carry_along_flow(frames, None, motions, 0.5)
+    first = carry_along_flow(frames[:1], None, motions[:1], 0.5)
+    rest = carry_along_flow(frames[1:], first[-1], motions[1:], 0.5)
+    assert torch.allclose(torch.cat([first, rest]), whole)
+    assert torch.equal(whole[0], frames[0]) and not torch.allclose(whole[1], frames[1], atol=1e-2)
+    with pytest.raises(ValueError, match="motions"):
+        carry_along_flow(frames, None, motions[:2], 0.5)
 
 
 def test_motion_padded_extends_edges():
@@ -118,22 +85,23 @@ def test_detail_blend_chunking_and_out_of_memory_retry(tmp_path, art_net):
         for x, y in zip(one[1:], feature_only[1:], strict=True)
     )
 
-    # an out-of-memory error in the tail of the third frame: the chunk is retried, same frames
+    # out-of-memory errors while encoding the chunk: the planner retries with fewer frames at
+    # a time before anything moves on, so the frames come out the same
     st = Stylizer(art_net)
     style = st.prepare_style(load_image(REPO_ROOT / "tests/data/hubble.jpg")[0])
     x = torch.stack([torch.from_numpy(f).permute(2, 0, 1) for f in frames]).float() / 255
-    ref = ClipStylizer(st, style, VideoOptions(**kw))(x)
-    real_tail, calls = st.decoder.tail, []
+    ref = ClipStylizer(style, VideoOptions(**kw))(st, x)
+    real, sizes = st.encoder.forward, []
 
-    def flaky(act):
-        calls.append(1)
-        if len(calls) == 3:
+    def flaky(inp):
+        sizes.append(inp.shape[0])
+        if inp.shape[0] > 2:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1 GiB")
-        return real_tail(act)
+        return real(inp)
 
-    st.decoder.tail = flaky
-    retried = ClipStylizer(st, style, VideoOptions(**kw))(x)
-    assert len(calls) > len(frames)  # something was redone
+    st.encoder.forward = flaky
+    retried = ClipStylizer(style, VideoOptions(**kw))(st, x)
+    assert sizes[0] == len(frames) and max(sizes[1:]) <= 2  # retried in smaller parts
     assert torch.allclose(retried, ref, atol=1e-5)
 
 

@@ -9,7 +9,8 @@ from helpers import image
 from ccpl_core import InputError, Stylizer
 from ccpl_core.color import match_color, rgb_to_ycbcr
 from ccpl_core.models import ContentStats
-from ccpl_core.pipeline import BYTES_PER_PIXEL, FeatureMoments, PreparedStyle
+from ccpl_core.pipeline import FeatureMoments, PreparedStyle
+from ccpl_core.planner import BYTES_PER_PIXEL
 
 
 @pytest.fixture(scope="module")
@@ -335,14 +336,15 @@ def test_big_batch_is_chunked_under_budget(art_net, style):
     batch = torch.rand(5, 3, 64, 64)
     st = Stylizer(art_net, memory_budget_bytes=2 * 64 * 64 * BYTES_PER_PIXEL[4])
     chunk_sizes = []
-    original = st._run_chunk
+    original = st.encode
 
     def spy(rgb, *a, **k):
         chunk_sizes.append(rgb.shape[0])
         return original(rgb, *a, **k)
 
-    st._run_chunk = spy
-    out = st.stylize(batch, style)
+    prepared = st.prepare_style(style)
+    st.encode = spy
+    out = st.stylize(batch, prepared)
     assert chunk_sizes == [2, 2, 1]
     assert torch.allclose(out, Stylizer(art_net).stylize(batch, style), atol=1e-5)
 

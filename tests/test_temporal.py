@@ -11,7 +11,7 @@ from test_video import _stylize_folder, pan_frames
 from ccpl_core import Stylizer, load_image, load_model, resize_short_side
 from ccpl_core.video.engine import ClipStylizer, VideoOptions
 from ccpl_core.video.metrics import style_distance, warping_error
-from ccpl_core.video.temporal import FlowCarry, Motion, estimate_motion
+from ccpl_core.video.temporal import Motion, carry_along_flow, estimate_motion
 from ccpl_core.weights.manifest import REPO_ROOT
 
 
@@ -48,55 +48,57 @@ def test_feature_blender_carries_features_along_the_motion():
     # the next frame's features: the scene moved 2 cells left, new random content elsewhere
     cur = torch.randn(1, 16, 12, 20, generator=gen)
     cur[..., :-2] = prev[..., 2:]
-    blender = FlowCarry(1.0)
-    first = blender(prev, 0, [None])
+    first = carry_along_flow(prev, None, [None], 1.0)
     assert torch.equal(first, prev)  # nothing to carry for a clip's first frame
     motion = _motion(12, 20, dx=2.0)
     motion.mask[:, -2:] = 0.0  # the columns that entered the view are occluded in frame 0
-    out = blender(cur, 1, [motion])
+    out = carry_along_flow(cur, first[-1], [motion], 1.0)
     assert torch.allclose(out, cur, atol=1e-4)  # carried where visible, own features elsewhere
-    wrong = FlowCarry(1.0)
-    wrong(prev, 0, [None])
-    off = wrong(cur, 1, [_motion(12, 20, dx=-2.0)])  # the opposite motion must not fit
+    off = carry_along_flow(cur, prev[0], [_motion(12, 20, dx=-2.0)], 1.0)  # the opposite motion
     assert not torch.allclose(off, cur, atol=0.1)
 
 
-def test_feature_blender_keeps_channel_moments_and_handles_retries():
+def test_feature_blender_keeps_channel_moments_and_runs_equal_one_run():
     gen = torch.Generator().manual_seed(1)
     frames = torch.randn(3, 8, 10, 10, generator=gen) * 3 + 1
     motions = [None, _motion(10, 10, dx=0.5), _motion(10, 10, dy=0.7)]
-    blender = FlowCarry(0.95)
-    out = blender(frames, 0, motions)
+    out = carry_along_flow(frames, None, motions, 0.95)
     for o, f in zip(out[1:], frames[1:], strict=True):
         assert not torch.allclose(o, f, atol=1e-3)  # something was carried over
         assert torch.allclose(o.mean((1, 2)), f.mean((1, 2)), atol=1e-4)
         assert torch.allclose(o.std((1, 2)), f.std((1, 2)), rtol=1e-3)
-    # chunked calls equal one call, and a retried chunk (out-of-memory) gives the same result
-    chunked = FlowCarry(0.95)
-    a = chunked(frames[:1], 0, motions[:1])
-    b = chunked(frames[1:], 1, motions[1:])
-    again = chunked(frames[1:], 1, motions[1:])
+    # runs of frames, each starting from the last one's result, equal one run
+    a = carry_along_flow(frames[:1], None, motions[:1], 0.95)
+    b = carry_along_flow(frames[1:], a[-1], motions[1:], 0.95)
     assert torch.allclose(torch.cat([a, b]), out, atol=1e-5)
-    assert torch.allclose(again, b)
-    with pytest.raises(ValueError, match="in order"):
-        chunked(frames[:1], 7, motions[:1])
 
 
-def test_stylizer_feature_hook_sees_every_chunk_in_order(art_net, content, style):
-    st = Stylizer(art_net, memory_budget_bytes=1)  # forces one image per chunk
-    batch = content.repeat(3, 1, 1, 1)
-    seen = []
+def test_clip_state_moves_on_only_after_frames_are_done(art_net, style):
+    """A call that fails part-way leaves the state of the last frame done: the clip resumes
+    from the frame that failed and gives what an uninterrupted run gives."""
+    st = Stylizer(art_net, memory_budget_bytes=1)  # one frame per chunk
+    prepared = st.prepare_style(style)
+    x = torch.stack([torch.from_numpy(f).permute(2, 0, 1) for f in pan_frames(5)]).float() / 255
+    opts = {"statistics": "running", "feature_blend": 0.9, "detail_blend": 0.3, "flow_blend": 0.2}
+    ref = ClipStylizer(prepared, VideoOptions(**opts))(st, x)
+    clip = ClipStylizer(prepared, VideoOptions(**opts))
+    assert torch.allclose(clip(st, x[:2]), ref[:2], atol=1e-6)
+    real, calls = st.decoder.tail, []
 
-    def hook(fused, first):
-        seen.append((first, fused.shape[0]))
-        return fused
+    def fails_on_the_second_frame(act):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("device lost")
+        return real(act)
 
-    plain = st.stylize(batch, style)
-    hooked = st.stylize(batch, style, feature_hook=hook)
-    assert [s[0] for s in seen] == [0, 1, 2] and all(n == 1 for _, n in seen)
-    assert torch.allclose(plain, hooked)
-    zeroed = st.stylize(batch, style, feature_hook=lambda f, i: torch.zeros_like(f))
-    assert not torch.allclose(plain, zeroed, atol=1e-3)
+    st.decoder.tail = fails_on_the_second_frame
+    with pytest.raises(RuntimeError, match="device lost"):
+        clip(st, x[2:])
+    st.decoder.tail = real
+    assert clip.state.index == 3  # frame 2 was done, frame 3 failed while decoding
+    cells = -(-x.shape[-2] // 8) * -(-x.shape[-1] // 8)
+    assert clip.state.moments.count == 3 * cells  # the statistics of the frames done, no more
+    assert torch.allclose(clip(st, x[3:]), ref[3:], atol=1e-6)
 
 
 def test_feature_blend_chunking_equals_unchunked(tmp_path, art_net):
@@ -128,7 +130,7 @@ def test_clip_stylizer_in_memory_equals_streaming(tmp_path, art_net):
     style = st.prepare_style(load_image(REPO_ROOT / "tests/data/hubble.jpg")[0])
     x = torch.stack([torch.from_numpy(f).permute(2, 0, 1) for f in frames]).float() / 255
     opts = VideoOptions(statistics="per-frame", feature_blend=0.9, flow_blend=0.3)
-    out = ClipStylizer(st, style, opts)(x)
+    out = ClipStylizer(style, opts)(st, x)
     mem = [(o.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for o in out]
     pairs = zip(mem, streamed, strict=True)
     diffs = [np.abs(m.astype(int) - s.astype(int)).max() for m, s in pairs]
@@ -154,7 +156,7 @@ def _starter_on_pan(step: int):
     prepared = st.prepare_style(style)
 
     def run(**kw):
-        out = ClipStylizer(st, prepared, VideoOptions(statistics="per-frame", **kw))(x)
+        out = ClipStylizer(prepared, VideoOptions(statistics="per-frame", **kw))(st, x)
         return [(o.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for o in out]
 
     return frames, run, lambda outs: style_distance(outs, style, net.encoder, every=1)
@@ -208,5 +210,5 @@ def test_scene_cut_carries_nothing():
     assert float(estimate_motion(p0, p1).mask.mean()) > 0.7
     feats = torch.randn(2, 8, 15, 20, generator=torch.Generator().manual_seed(2))
     cut = estimate_motion(photo("astronaut"), photo("chelsea"))
-    out = FlowCarry(1.0)(feats, 0, [None, cut])
+    out = carry_along_flow(feats, None, [None, cut], 1.0)
     assert torch.allclose(out[1], feats[1], atol=1e-5)

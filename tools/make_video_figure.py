@@ -52,7 +52,7 @@ def main() -> None:
     rows = []
     for label, blend in (("per-frame", 0.0), (f"feature blend {DEFAULT_FEATURE_BLEND}", None)):
         opts = VideoOptions(feature_blend=DEFAULT_FEATURE_BLEND if blend is None else blend)
-        out = ClipStylizer(st, style, opts)(x)[-3:].permute(0, 2, 3, 1).numpy()
+        out = ClipStylizer(style, opts)(st, x)[-3:].permute(0, 2, 3, 1).numpy()
         err = np.abs(out[-1] - flowlib.warp(out[-2], back)).mean(-1) * mask
         rmse = float(np.sqrt((err**2).sum() / mask.sum()))
         heat = np.clip(err * 4, 0, 1)[..., None].repeat(3, -1)

@@ -38,6 +38,9 @@ def as_uint8(frame: np.ndarray) -> np.ndarray:
 
 
 def _gray(frame: np.ndarray) -> np.ndarray:
+    """A frame as grey uint8 (a grey uint8 frame as it is)."""
+    if frame.ndim == 2 and frame.dtype == np.uint8:
+        return frame
     cv2 = require_cv2()
     return cv2.cvtColor(as_uint8(frame), cv2.COLOR_RGB2GRAY)
 

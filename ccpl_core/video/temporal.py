@@ -2,14 +2,14 @@
 
 Three ways to carry the previous stylised frame forward along the motion of the *input* clip:
 
-* :class:`FlowBlender` (image space) averages the warped previous output into the new one. It
+* :func:`blend_images` (image space) averages the warped previous output into the new one. It
   removes flicker strongly, but averaging two textures that do not line up exactly blurs them,
   which weakens the style.
-* :class:`FlowCarry` on the fused SCT features (1/8 resolution) warps the previous frame's
+* :func:`blend_along_flow` on the fused SCT features (1/8 resolution) warps the previous frame's
   features instead, blends them in where the flow is reliable and restores each channel's mean
   and standard deviation to the current frame's. The decoder then paints sharp texture that
   follows the motion, so flicker drops without losing style strength.
-* :class:`FlowCarry` on the decoder's full-resolution activations (before its last two
+* :func:`blend_along_flow` on the decoder's full-resolution activations (before its last two
   convolutions) does the same at pixel level: the decoder paints texture on the 8-pixel feature
   grid and cannot move it by a fraction of a cell, so in slow, sub-pixel motion the texture stays
   put while the scene slides; carrying the fine activations lets it slide too.
@@ -65,21 +65,30 @@ class Motion:
         return Motion(np.pad(back, (*pad, (0, 0)), mode="edge"), np.pad(mask, pad, mode="edge"))
 
 
+def flow_frame(frame: np.ndarray, max_side: int | None = None) -> np.ndarray:
+    """A frame [H, W, 3] (uint8, or float in [0, 1]) as the grey uint8 image flow is computed on,
+    shrunk so that its shorter side is at most ``max_side``. Done once per frame and size."""
+    cv2 = flowlib.require_cv2()
+    frame = flowlib.as_uint8(frame)
+    h, w = frame.shape[:2]
+    if max_side and min(h, w) > max_side:
+        f = max_side / min(h, w)
+        size = (max(1, round(w * f)), max(1, round(h * f)))
+        frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+
+
 def estimate_motion(
     prev: np.ndarray, cur: np.ndarray, preset: str = "medium", max_side: int | None = None
 ) -> Motion:
     """DIS flow cur -> prev with a forward-backward reliability mask, zero at scene cuts.
 
-    Frames are [H, W, 3] uint8 or float in [0, 1]; with ``max_side`` the flow is computed on
-    frames shrunk so that their shorter side is at most that many pixels.
+    Frames are [H, W, 3] uint8 or float in [0, 1], or grey frames from :func:`flow_frame`; with
+    ``max_side`` the flow is computed on frames shrunk so that their shorter side is at most that
+    many pixels.
     """
-    h, w = cur.shape[:2]
-    if max_side and min(h, w) > max_side:
-        cv2 = flowlib.require_cv2()
-        f = max_side / min(h, w)
-        size = (max(1, round(w * f)), max(1, round(h * f)))
-        prev = cv2.resize(flowlib.as_uint8(prev), size, interpolation=cv2.INTER_AREA)
-        cur = cv2.resize(flowlib.as_uint8(cur), size, interpolation=cv2.INTER_AREA)
+    if prev.ndim == 3:
+        prev, cur = flow_frame(prev, max_side), flow_frame(cur, max_side)
     back = flowlib.flow(cur, prev, preset)
     fwd = flowlib.flow(prev, cur, preset)
     mask = flowlib.occlusion_mask(back, fwd)
@@ -88,65 +97,42 @@ def estimate_motion(
     return Motion(back, mask)
 
 
-class FlowBlender:
-    """Image space: out_t = (1 - s*m) * stylised_t + s*m * warp(out_{t-1}), m = reliable flow."""
+def blend_images(
+    stylised: np.ndarray, prev_out: np.ndarray | None, motion: Motion | None, strength: float
+) -> np.ndarray:
+    """Image space: ``(1 - s*m) * stylised + s*m * warp(prev_out)``, m = where flow is reliable.
 
-    def __init__(self, strength: float) -> None:
-        self.strength = strength
-        self.prev_out: np.ndarray | None = None
-
-    def __call__(self, stylised: np.ndarray, motion: Motion | None) -> np.ndarray:
-        """``stylised``: float32 [H, W, 3] in [0, 1]; ``motion`` None for a clip's first frame."""
-        out = stylised
-        if self.strength > 0 and motion is not None and self.prev_out is not None:
-            back, mask = motion.at(*stylised.shape[:2])
-            weight = mask[..., None] * self.strength
-            out = (1.0 - weight) * stylised + weight * flowlib.warp(self.prev_out, back)
-        self.prev_out = out
-        return out
-
-
-class FlowCarry:
-    """Carry one tensor per frame along the motion: fused features, or decoder activations.
-
-    Each frame's tensor is blended with the previous frame's (already blended) one, warped along
-    the flow, where the flow is reliable. ``strength`` 1 keeps the warped previous tensor wherever
-    the flow is reliable (new content only enters at occlusions); lower values let each frame's
-    own tensor back in. Frames come in order; :meth:`begin` marks where a chunk of frames starts,
-    so a chunk retried after an out-of-memory error restarts from the state before it.
+    ``stylised`` and ``prev_out`` float32 [H, W, 3] in [0, 1]; ``motion`` None for a first frame.
     """
+    if strength <= 0 or motion is None or prev_out is None:
+        return stylised
+    back, mask = motion.at(*stylised.shape[:2])
+    weight = mask[..., None] * strength
+    return (1.0 - weight) * stylised + weight * flowlib.warp(prev_out, back)
 
-    def __init__(self, strength: float) -> None:
-        self.strength = strength
-        self._prev: torch.Tensor | None = None
-        self._next = 0
-        self._chunk: tuple[int, torch.Tensor | None] = (0, None)
 
-    def begin(self, first: int) -> None:
-        """A chunk starting at clip index ``first`` is about to be processed (or retried)."""
-        if first != self._next:
-            if first != self._chunk[0]:
-                raise ValueError(f"frames must come in order: expected {self._next}, got {first}")
-            self._prev, self._next = self._chunk[1], first
-        self._chunk = (first, self._prev)
+def carry_along_flow(
+    batch: torch.Tensor,
+    prev: torch.Tensor | None,
+    motions: list[Motion | None],
+    strength: float,
+) -> torch.Tensor:
+    """Blend each of a run of consecutive frames' tensors [B, C, h, w] with the one before it.
 
-    def step(self, cur: torch.Tensor, motion: Motion | None) -> torch.Tensor:
-        """Blend the next frame's tensor [C, h, w]; ``motion`` None for a clip's first frame."""
-        if motion is not None and self._prev is not None and self.strength > 0:
-            cur = blend_along_flow(cur, self._prev, motion, self.strength)
-        self._prev = cur
-        self._next += 1
-        return cur
-
-    def __call__(
-        self, batch: torch.Tensor, first: int, motions: list[Motion | None]
-    ) -> torch.Tensor:
-        """Blend a chunk [B, C, h, w] of frames first..first+B-1 (``motions``: each to the one
-        before it)."""
-        if len(motions) != batch.shape[0]:
-            raise ValueError(f"{batch.shape[0]} frames but {len(motions)} motions")
-        self.begin(first)
-        return torch.stack([self.step(x, m) for x, m in zip(batch, motions, strict=True)])
+    Frame i is blended with frame i-1's already blended tensor (``prev`` for the first), warped
+    along ``motions[i]``: strength 1 keeps the warped previous tensor wherever the flow is
+    reliable (new content only enters at occlusions); lower values let each frame's own back in.
+    Pure: the caller keeps the last result as the next run's ``prev``.
+    """
+    if len(motions) != batch.shape[0]:
+        raise ValueError(f"{batch.shape[0]} frames but {len(motions)} motions")
+    out = []
+    for cur, motion in zip(batch, motions, strict=True):
+        if motion is not None and prev is not None and strength > 0:
+            cur = blend_along_flow(cur, prev, motion, strength)
+        out.append(cur)
+        prev = cur
+    return torch.stack(out)
 
 
 #: Float32 elements per channel group in :func:`blend_along_flow` (64 MB of temporaries), so a

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 
 from ..errors import ModelError
+from ..modes import MODE_NAMES
 
 MANIFEST_NAME = "weights_manifest.json"
 # The source checkout this module lies in (meaningful only in a checkout): tests and tools find
@@ -133,9 +134,9 @@ def parse_manifest(data: object, path: Path) -> Manifest:
         if kind not in ("model", "encoder"):
             raise fail(where + ".kind", f"expected 'model' or 'encoder', got {kind!r}")
         mode = raw.get("mode")
-        if kind == "model" and mode not in ("art", "photo"):
-            raise fail(where + ".mode", f"expected 'art' or 'photo', got {mode!r}")
-        if kind == "encoder" and mode not in (None, "art", "photo"):
+        if kind == "model" and mode not in MODE_NAMES:
+            raise fail(where + ".mode", f"expected one of {', '.join(MODE_NAMES)}, got {mode!r}")
+        if kind == "encoder" and mode is not None and mode not in MODE_NAMES:
             raise fail(where + ".mode", f"expected 'art', 'photo' or nothing, got {mode!r}")
         hub = raw.get("hub", {})
         if not isinstance(hub, dict):

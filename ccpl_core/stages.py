@@ -1,0 +1,217 @@
+"""The network as three exact, memory-planned stages: encode, fuse, decode.
+
+``encode(images) -> features``, ``fuse(features, style code, statistics) -> fused`` and
+``decode(fused) -> images`` (or ``decode_head`` then ``decode_tail`` around the decoder's
+full-resolution activations, which video carries along the motion). Encoding and decoding are
+tiled exactly: any tile size gives the untiled result. Each stage returns only once it has
+succeeded on every image (the :class:`MemoryPlanner` retries after out-of-memory errors), so a
+caller can compose them freely: image stylisation (:mod:`ccpl_core.pipeline`) and the clip
+stylizer (:mod:`ccpl_core.video.engine`) are both short compositions of these calls.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .errors import InputError
+from .models import ContentStats, SCTNet, StyleCode
+from .models.decoder import DETAIL_CHANNELS
+from .planner import HEAD_LAYERS, MemoryPlanner
+from .runtime import resolve_device, resolve_dtype
+from .tiling import TAIL_MARGIN, TAIL_TILE, decode_tiled, encode_tiled
+
+#: Called after each tile of a stage (progress); it may raise to interrupt the work.
+Step = Callable[[], None]
+
+
+class Stages:
+    """A runtime copy of an :class:`SCTNet` on one device at one precision, as stages.
+
+    The caller's model is never modified. ``memory_budget_bytes`` caps the working memory of a
+    stage (default: what the device has free, see :func:`runtime.memory_budget`).
+    """
+
+    def __init__(
+        self,
+        model: SCTNet,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+        memory_budget_bytes: int | None = None,
+    ) -> None:
+        self.model = model
+        self.spec = model.spec
+        self.mode = model.mode
+        self.stride = model.stride
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(precision, self.device)
+        self.planner = MemoryPlanner(self.device, self.dtype, self.spec, memory_budget_bytes)
+        fmt = torch.channels_last
+        self.encoder = MixedPrecisionEncoder(model.encoder, self.dtype, self.device)
+        self.decoder = copy.deepcopy(model.decoder).to(self.device, self.dtype, memory_format=fmt)
+        self.sct = copy.deepcopy(model.sct).to(self.device, torch.float32)
+        for module in (self.encoder, self.decoder, self.sct):
+            module.eval().requires_grad_(False)
+
+    @torch.inference_mode()
+    def encode(self, images: torch.Tensor, tile: int | None = None, step: Step | None = None):
+        """RGB images float [B, 3, H, W] in [0, 1] -> deepest features [B, C, H/s, W/s] (rounded
+        up; the compute dtype, on the device)."""
+        b, _, h, w = images.shape
+        x = images.to(self.device, torch.float32).contiguous(memory_format=torch.channels_last)
+        margin, channels = self.spec.encoder_margin, self.spec.channels
+
+        def run(part: slice, side: int) -> torch.Tensor:
+            return encode_tiled(self.encoder, x[part], side, margin, self.stride, channels, step)
+
+        parts = self.planner.run(run, b, h, w, tile)
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    @torch.inference_mode()
+    def style_code(self, image: torch.Tensor, name: str = "style") -> StyleCode:
+        """The SCT code of one style image [1, 3, h, w]; ``name`` is used in errors."""
+        h, w = image.shape[-2:]
+        need = self.spec.min_style_size
+        if h < need or w < need:
+            raise InputError(
+                f"{name}: image is {w}x{h} pixels; the {self.mode} model needs at least "
+                f"{need}x{need} (SCT's unpadded convolutions). Use a larger style image."
+            )
+        return self.sct.style_code(self.encode(image))
+
+    @torch.inference_mode()
+    def fuse(
+        self,
+        features: torch.Tensor,
+        code: StyleCode,
+        stats: ContentStats | None = None,
+        alpha: float = 1.0,
+    ) -> torch.Tensor:
+        """SCT: content features re-coloured by a style code -> fused features (float32).
+
+        ``stats`` normalises the content (default: each image's own statistics; pass clip-level
+        ones for video); ``alpha`` < 1 blends back towards the content features.
+        """
+        if stats is not None:
+            stats = ContentStats(stats.mean.to(features.device), stats.std.to(features.device))
+        fused = self.sct.fuse(features, code.to(self.device), stats)
+        if alpha < 1.0:
+            fused = torch.lerp(features.float(), fused, alpha)
+        return fused
+
+    @torch.inference_mode()
+    def decode(
+        self,
+        fused: torch.Tensor,
+        size: tuple[int, int],
+        tile: int | None = None,
+        out: torch.Tensor | None = None,
+        step: Step | None = None,
+    ) -> torch.Tensor:
+        """Fused features [B, C, h, w] -> images float32 [B, 3, H, W] cropped to ``size``.
+
+        Written into ``out`` when given (any float tensor of that shape, on any device).
+        """
+        b = fused.shape[0]
+        if out is None:
+            out = torch.empty(b, 3, *size, dtype=torch.float32, device=fused.device)
+        x = fused.to(self.dtype).contiguous(memory_format=torch.channels_last)
+        margin = self.spec.decoder_margin
+
+        def run(part: slice, side: int) -> None:
+            decode_tiled(self.decoder, x[part], size, side, margin, self.stride, out[part], step)
+
+        self.planner.run(run, b, *size, tile)
+        return out
+
+    @torch.inference_mode()
+    def decode_head(
+        self,
+        fused: torch.Tensor,
+        size: tuple[int, int],
+        tile: int | None = None,
+        step: Step | None = None,
+    ) -> torch.Tensor:
+        """Fused features -> the decoder's full-resolution activations [B, 64, H', W'] before
+        its last two convolutions (H', W': ``size`` rounded up to the stride)."""
+        b, _, fh, fw = fused.shape
+        full = (fh * self.stride, fw * self.stride)
+        # channels-last from the start: the tail convolutions need no copy of the map
+        shape, fmt = (b, DETAIL_CHANNELS, *full), torch.channels_last
+        act = torch.empty(shape, dtype=self.dtype, device=fused.device, memory_format=fmt)
+        x = fused.to(self.dtype).contiguous(memory_format=torch.channels_last)
+        margin = self.spec.decoder_margin
+
+        def run(part: slice, side: int) -> None:
+            decode_tiled(
+                self.decoder.head, x[part], full, side, margin, self.stride, act[part], step
+            )
+
+        self.planner.run(run, b, *size, tile)
+        return act
+
+    @torch.inference_mode()
+    def decode_tail(
+        self,
+        act: torch.Tensor,
+        size: tuple[int, int],
+        tile: int | None = None,
+        out: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Activations from :meth:`decode_head` -> images float32 [B, 3, H, W] (``size``)."""
+        b = act.shape[0]
+        if out is None:
+            out = torch.empty(b, 3, *size, dtype=torch.float32, device=act.device)
+        x = act.to(self.dtype).contiguous(memory_format=torch.channels_last)
+
+        def run(part: slice, side: int) -> None:
+            side = min(side, TAIL_TILE)
+            decode_tiled(self.decoder.tail, x[part], size, side, TAIL_MARGIN, 1, out[part])
+
+        self.planner.run(run, b, *size, tile)
+        return out
+
+
+class MixedPrecisionEncoder(nn.Module):
+    """The encoder with its first layers (Caffe preprocessing and conv1_1) kept in float32.
+
+    Layer 0 maps [0, 1] pixels to ``255 x - mean``: in bf16 that cancellation alone costs about
+    1 % of the picture, while conv1_1 is the cheapest convolution; everything after it runs in
+    the fast dtype. Takes float32 images and returns features in the fast dtype.
+    """
+
+    def __init__(self, encoder: nn.Module, dtype: torch.dtype, device: torch.device) -> None:
+        super().__init__()
+        layers = list(copy.deepcopy(encoder).children())
+        split = HEAD_LAYERS if dtype != torch.float32 else len(layers)
+        fmt = torch.channels_last
+        self.head = nn.Sequential(*layers[:split]).to(device, torch.float32, memory_format=fmt)
+        self.tail = nn.Sequential(*layers[split:]).to(device, dtype, memory_format=fmt)
+        self.dtype = dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tail(self.head(x.float()).to(self.dtype))
+
+
+class FeatureMoments:
+    """Running per-channel sums of features over any number of frames (float64)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total: torch.Tensor | None = None
+        self.total_sq: torch.Tensor | None = None
+
+    def add(self, feat: torch.Tensor) -> None:
+        f = feat.double()
+        s, sq = f.sum(dim=(0, 2, 3)).cpu(), (f * f).sum(dim=(0, 2, 3)).cpu()
+        self.total = s if self.total is None else self.total + s
+        self.total_sq = sq if self.total_sq is None else self.total_sq + sq
+        self.count += f.shape[0] * f.shape[2] * f.shape[3]
+
+    def stats(self) -> ContentStats:
+        if self.total is None or self.total_sq is None:
+            raise InputError("no frames were seen to compute content statistics")
+        return ContentStats.from_moments(self.count, self.total[None], self.total_sq[None])
