@@ -3,14 +3,18 @@
 Each ``argparse`` type here refuses a bad value while the arguments are parsed, so a typo (``--fps
 0``, ``--size -1``, ``--style-weights inf,1``) costs no model load and no compute, and every
 sub-command words the refusal the same way. The helpers raise ``argparse.ArgumentTypeError``;
-:func:`parse_pixel_count` is also used for the ``CCPL_MAX_PIXELS`` environment variable.
+:func:`parse_pixel_count` is also used for the ``CCPL_MAX_PIXELS`` environment variable, and
+:func:`style_weights`, which matches weights to the styles given, raises InputError. Which option
+uses which validator, with which bounds, is declared in :mod:`ccpl_core.option_specs`.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+from .errors import InputError
 
 
 def _num(x: float) -> str:
@@ -134,6 +138,27 @@ def weights(text: str) -> list[float]:
             f"expected finite weights >= 0 with a positive sum, got {text!r}"
         )
     return values
+
+
+def style_weights(
+    given: str | Sequence[float] | None, count: int, name: str, per: str
+) -> list[float] | None:
+    """Blend weights for ``count`` styles, the one parser for the CLI and the nodes: None (equal
+    weights) when nothing is given; text is read like :func:`weights`; one weight per style
+    (``per`` names the styles: ``--style``, ``style image(s)``). Refusals are InputError."""
+    if given is None or (isinstance(given, str) and not given.strip()):
+        return None
+    if isinstance(given, str):
+        try:
+            given = weights(given)
+        except argparse.ArgumentTypeError as exc:
+            raise InputError(f"{name}: {exc}") from None
+    if len(given) != count:
+        raise InputError(
+            f"{name}: {len(given)} weights for {count} {per}; give {count} (one per style), or "
+            "none for equal weights"
+        )
+    return list(given)
 
 
 def parse_pixel_count(text: str) -> int:

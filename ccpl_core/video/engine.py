@@ -25,7 +25,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -47,17 +47,37 @@ DEFAULT_FEATURE_BLEND = 0.95
 CHUNK_PIXELS = 8 * 1280 * 720
 
 
+def _declared(name: str):
+    """A field whose default is the declared option's (:mod:`ccpl_core.option_specs`), read when
+    an instance is made: the declarations read STATISTICS and DEFAULT_FEATURE_BLEND from here."""
+
+    def default():
+        from .. import option_specs
+
+        return option_specs.ALL[name].default
+
+    return field(default_factory=default)
+
+
 @dataclass
 class VideoOptions:
-    alpha: float = 1.0
-    preserve_color: str = "none"
-    statistics: str = "per-frame"
-    flow_blend: float = 0.0
-    feature_blend: float = DEFAULT_FEATURE_BLEND
-    detail_blend: float = 0.0
-    flow_preset: str = "medium"
-    batch: int = 8
-    size: int = 0
+    """The coherence and quality options of one clip; defaults as declared for every surface.
+
+    ``tile``: tile size in pixels for frames too large to stylise at once (None = automatic from
+    free memory, 0 = never tile), like ``Stylizer.stylize(tile=...)``.
+    """
+
+    alpha: float = _declared("ALPHA")
+    preserve_color: str = _declared("PRESERVE_COLOR")
+    statistics: str = _declared("STATISTICS_OPTION")
+    flow_blend: float = _declared("FLOW_BLEND")
+    feature_blend: float = _declared("FEATURE_BLEND")
+    detail_blend: float = _declared("DETAIL_BLEND")
+    flow_preset: str = _declared("FLOW_PRESET")
+    batch: int = _declared("BATCH")
+    size: int = _declared("FRAME_SIZE")
+    tile: int | None = _declared("TILE")
+
 
     def validate(self) -> None:
         if self.statistics not in STATISTICS:
