@@ -105,7 +105,7 @@ def test_mask_and_outside_style(files):
 @pytest.mark.parametrize(
     "extra,message",
     [
-        (["--style-weights", "1,2"], "--style-weights has 2 values for 1"),
+        (["--style-weights", "1,2"], "--style-weights: 2 weights for 1 --style"),
         (["--mask", "missing.png"], "not found"),
         (["--outside-style", "x.png"], "needs --mask"),
         (["--alpha", "3"], "alpha"),

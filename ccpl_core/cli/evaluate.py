@@ -9,10 +9,11 @@ from pathlib import Path
 from ..errors import InputError
 from ..images import check_writable, load_image_resized, max_pixels, planned_size, resize_short_side
 from ..loading import load_model
-from ..options import int_list, non_negative_int, parse_pixel_count
+from ..option_specs import FRAME_SIZE, METRIC_FLOW
+from ..options import int_list, parse_pixel_count
 from ..video import FrameSource
-from ..video.flow import FLOW_PRESETS
 from ..video.metrics import style_distance, warping_error
+from .arguments import add_argument, model_group, model_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,19 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--source", required=True, help="the input clip (file or frame folder)")
     t.add_argument("--stylized", required=True, help="the stylised clip (same frame count)")
     t.add_argument("--style", default=None, help="style image, for the style-strength figure")
-    t.add_argument("--model", default=None, help="model whose encoder measures style strength")
+    model_group(t, help="model whose encoder measures style strength", mode=False)
     t.add_argument(
         "--intervals",
         type=int_list,
         default=[1, 10],
         help="frame intervals of the warping error, comma-separated (default 1,10)",
     )
-    t.add_argument(
-        "--size",
-        type=non_negative_int,
-        default=0,
-        help="resize source frames like `ccpl video`",
-    )
+    add_argument(t, FRAME_SIZE, help="resize source frames like `ccpl video --size`")
     t.add_argument(
         "--max-pixels",
         type=parse_pixel_count,
@@ -42,13 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="largest frame or image read, as a pixel count or WxH (default: $CCPL_MAX_PIXELS "
         "or 16384x16384)",
     )
-    t.add_argument(
-        "--flow",
-        choices=tuple(FLOW_PRESETS),
-        default="medium",
-        help="flow for the metric: a DIS preset, or farneback to cross-check clips that were "
-        "blended with DIS flow with an independent algorithm",
-    )
+    add_argument(t, METRIC_FLOW)
     t.add_argument("-o", "--output", default=None, help="also write the JSON here")
     t.set_defaults(func=run_temporal)
 
@@ -90,7 +80,7 @@ def run_temporal(args: argparse.Namespace) -> int:
             source_frames(), iter(out), interval=k, preset=args.flow
         )
     if args.style:
-        encoder = load_model(args.model).encoder
+        encoder = load_model(args.model, **model_options(args)).encoder
         style = load_image_resized(args.style, 512, limit, "style")
         result["style_distance"] = style_distance(iter(out), style, encoder)
     text = json.dumps(result, indent=2)

@@ -10,10 +10,28 @@ from tqdm import tqdm
 from ..errors import InputError
 from ..images import check_writable, load_image
 from ..loading import load_model
-from ..options import finite_float, multiple_of, positive_int, seed
+from ..option_specs import (
+    BATCH_SIZE,
+    CCPL_WEIGHT,
+    CONTENT_WEIGHT,
+    CROP_SIZE,
+    FINETUNE_PRESET,
+    LEARNING_RATE,
+    SEED,
+    STEPS,
+    STYLE_WEIGHT,
+)
 from ..training.data import list_images, load_resized
 from ..training.finetune import PRESETS, finetune
 from ..weights.files import save_sctnet
+from .arguments import (
+    add_argument,
+    device_group,
+    model_group,
+    model_options,
+    output_group,
+    style_group,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,36 +41,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Finetune decoder + SCT of a trained model on one or a few "
         "style images and a folder of content images.",
     )
-    p.add_argument("--model", required=True, help="model to start from (file or folder)")
-    p.add_argument("--style", action="append", required=True, help="style image (repeatable)")
+    model_group(p, help="model to start from: manifest name, .safetensors file or folder")
+    style_group(p, help="style image (repeatable)", blend=False)
     p.add_argument("--content", required=True, help="folder of content images (or video frames)")
-    p.add_argument(
-        "--preset",
-        choices=tuple(PRESETS),
-        default="quick",
-        help="; ".join(
-            f"{k}: {v[0]} steps, lr {v[1]}, crop {v[2]}, batch {v[3]}" for k, v in PRESETS.items()
-        ),
-    )
+    add_argument(p, FINETUNE_PRESET)
     # numbers are checked while the arguments are parsed, before the model loads
-    preset = "(default: the preset's)"
-    p.add_argument("--steps", type=positive_int, default=None, help=f"training steps {preset}")
-    p.add_argument(
-        "--lr", type=finite_float(0, low_open=True), default=None, help=f"learning rate {preset}"
-    )
-    p.add_argument(
-        "--crop", type=multiple_of(8, 32), default=None, help=f"crop size, a multiple of 8 {preset}"
-    )
-    p.add_argument("--batch-size", type=positive_int, default=None, help=f"crops per step {preset}")
-    p.add_argument("--content-weight", type=finite_float(0), default=1.0)
-    p.add_argument("--style-weight", type=finite_float(0), default=10.0)
-    p.add_argument("--ccpl-weight", type=finite_float(0), default=5.0)
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--models-dir", default=None)
-    p.add_argument("-o", "--output", required=True, help="output .safetensors file")
-    p.add_argument("--overwrite", action="store_true")
+    training = p.add_argument_group("training")
+    for option in (STEPS, LEARNING_RATE, CROP_SIZE, BATCH_SIZE):
+        add_argument(training, option, default=None, default_text="the --preset's")
+    for option in (CONTENT_WEIGHT, STYLE_WEIGHT, CCPL_WEIGHT, SEED):
+        add_argument(training, option)
+    device_group(p)
+    output_group(p, "output .safetensors file")
     p.set_defaults(func=run)
 
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise InputError(f"output exists: {out} (use --overwrite)")
     check_writable([out])  # the result is written after the whole run: refused now, not then
-    model = load_model(args.model, models_dir=args.models_dir)
+    model = load_model(args.model, **model_options(args))  # None: the manifest's default
     styles = [load_image(s)[0] for s in args.style]
     contents = [
         load_resized(f, 512)[None].float() / 255 for f in list_images(args.content, "--content")

@@ -11,7 +11,6 @@ import torch
 from tqdm import tqdm
 
 from .. import masks
-from ..color import COLOR_METHODS
 from ..errors import InputError, describe, expected_errors
 from ..images import (
     IMAGE_SUFFIXES,
@@ -26,10 +25,20 @@ from ..images import (
     save_image,
 )
 from ..loading import load_model
-from ..modes import MODE_NAMES
-from ..options import finite_float, non_negative_int, parse_pixel_count, weights, zero_or_at_least
-from ..pipeline import MIN_TILE, PreparedStyle, Stylizer
-from ..runtime import PRECISIONS
+from ..option_specs import ALPHA, SIZE, TILE
+from ..options import finite_float, parse_pixel_count
+from ..pipeline import PreparedStyle, Stylizer
+from .arguments import (
+    add_argument,
+    color_arguments,
+    color_method,
+    device_group,
+    model_group,
+    model_options,
+    output_group,
+    style_group,
+    style_weights_of,
+)
 from .progress import StepBar
 
 
@@ -40,46 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Stylise content images (files or folders) with one or more style images.",
     )
     p.add_argument("content", nargs="+", help="content image files or folders of images")
-    p.add_argument(
-        "--style",
-        action="append",
-        required=True,
-        help="style image; repeat to blend several styles",
-    )
-    p.add_argument(
-        "--style-weights",
-        type=weights,
-        default=None,
-        help="comma-separated blend weights >= 0, one per --style (default: equal)",
-    )
-    p.add_argument(
-        "--model",
-        default=None,
-        help="model name from the manifest, .safetensors file or folder "
-        "(default: the manifest's default model)",
-    )
-    p.add_argument(
-        "--models-dir",
-        default=None,
-        help="folder of downloaded/shared weights (default: $CCPL_MODELS_DIR)",
-    )
-    p.add_argument("--manifest", default=None, help="weights manifest (default: $CCPL_MANIFEST)")
-    p.add_argument(
-        "--mode",
-        choices=MODE_NAMES,
-        default=None,
-        help="artistic or photo-realistic (default: the model's own)",
-    )
-    p.add_argument(
-        "--alpha", type=finite_float(0, 1), default=1.0, help="style strength 0..1 (default 1)"
-    )
-    p.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
-    p.add_argument(
-        "--color-method",
-        choices=COLOR_METHODS[1:],
-        default="luminance",
-        help="how --preserve-color works: luminance-only transfer or style recolouring",
-    )
+    style_group(p)
+    model_group(p)
+    add_argument(p, ALPHA)
+    color_arguments(p)
     p.add_argument(
         "--mask",
         default=None,
@@ -96,32 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=masks.DEFAULT_FEATHER,
         help=f"soft mask edge radius in pixels (default {masks.DEFAULT_FEATHER})",
     )
-    p.add_argument(
-        "--size",
-        type=non_negative_int,
-        default=512,
-        help="resize the content's shorter side to N pixels; 0 keeps it (default 512)",
-    )
-    p.add_argument(
-        "--style-size",
-        type=non_negative_int,
-        default=512,
-        help="resize the style's shorter side to N pixels; 0 keeps it (default 512)",
-    )
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="fp32 is exact; auto uses bf16/fp16 where the hardware is fast at it",
-    )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument(
-        "--tile",
-        type=zero_or_at_least(MIN_TILE),
-        default=None,
-        help=f"tile size in pixels, {MIN_TILE} or more (default: automatic from free memory; "
-        "0 = never)",
-    )
+    add_argument(p, SIZE)
+    add_argument(p, TILE)
     p.add_argument(
         "--max-pixels",
         type=parse_pixel_count,
@@ -129,10 +78,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="largest image read or written, as a pixel count or WxH (default: $CCPL_MAX_PIXELS "
         "or 16384x16384)",
     )
-    p.add_argument(
-        "-o", "--output", required=True, help="output file for one input, output folder for several"
+    device_group(p)
+    output = output_group(
+        p, "output file for one input, output folder for several", overwrite=False
     )
-    existing = p.add_mutually_exclusive_group()
+    existing = output.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
     existing.add_argument(
         "--skip-existing",
@@ -217,10 +167,7 @@ class _Failures:
 
 def run(args: argparse.Namespace) -> int:
     """Check everything that can be checked before the model loads, then stylise each image."""
-    if args.style_weights is not None and len(args.style_weights) != len(args.style):
-        raise InputError(
-            f"--style-weights has {len(args.style_weights)} values for {len(args.style)} --style"
-        )
+    style_weights = style_weights_of(args)
     if args.outside_style and not args.mask:
         raise InputError("--outside-style needs --mask (it is applied where the mask is black)")
     limit = max_pixels(args.max_pixels)  # resolved once: a bad $CCPL_MAX_PIXELS is refused here
@@ -264,13 +211,11 @@ def run(args: argparse.Namespace) -> int:
     )
     mask_image = load_image(args.mask, limit)[0][:, :1] if args.mask else None
 
-    model = load_model(
-        args.model, mode=args.mode, models_dir=args.models_dir, manifest=args.manifest
-    )
+    model = load_model(args.model, **model_options(args))
     stylizer = Stylizer(model, device=args.device, precision=args.precision)
-    prepared = stylizer.prepare_style(styles, args.style_weights)
+    prepared = stylizer.prepare_style(styles, style_weights)
     outside = stylizer.prepare_style([outside_image]) if outside_image is not None else None
-    color = args.color_method if args.preserve_color else "none"
+    color = color_method(args)
     need = stylizer.stride + 1  # the decoder's reflection padding needs 2 feature rows
 
     for src, dst, (ph, pw) in tqdm(

@@ -20,19 +20,22 @@ from ..images import check_writable
 from ..loading import load_model
 from ..models import SCTNet
 from ..modes import MODE_NAMES
-from ..options import (
-    finite_float,
-    int_range,
-    multiple_of,
-    non_negative_int,
-    positive_int,
-    seed,
+from ..option_specs import (
+    BATCH_SIZE,
+    CCPL_WEIGHT,
+    CONTENT_WEIGHT,
+    CROP_SIZE,
+    LEARNING_RATE,
+    SEED,
+    STYLE_WEIGHT,
 )
+from ..options import finite_float, int_range, non_negative_int, positive_int
 from ..training import STAGES, CropSampler, PairBatches, TrainConfig, Trainer, list_images
 from ..training.data import families_of
 from ..training.trainer import LATEST
 from ..weights.files import encoder_fingerprint, read_state
 from ..weights.layout import check_part, to_authors
+from .arguments import add_argument, device_group
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -70,16 +73,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     # each number is checked while the arguments are parsed: a typo costs no data or model load
     positive = finite_float(0, low_open=True)
     weight = finite_float(0)
+    shared = (BATCH_SIZE, CROP_SIZE, LEARNING_RATE, CONTENT_WEIGHT, STYLE_WEIGHT, CCPL_WEIGHT, SEED)
+    for option in shared:  # declared with finetune's; the recipe's defaults
+        add_argument(p, option, default=getattr(defaults, option.dest))
     for name, kind, text in (
         ("iterations", positive_int, "total iterations"),
-        ("batch_size", positive_int, "images per batch"),
-        ("crop", multiple_of(8, 32), "random crop size, a multiple of 8"),
         ("resize", int_range(32), "shorter side before cropping, at least --crop"),
-        ("lr", positive, "Adam learning rate"),
         ("lr_decay", weight, "lr = lr / (1 + decay * it)"),
-        ("content_weight", weight, "content loss weight"),
-        ("style_weight", weight, "style weight"),
-        ("ccpl_weight", weight, "CCPL loss weight"),
         ("pixel_weight", weight, "reconstruct stage: L1 pixel loss weight"),
         ("perceptual_weight", weight, "reconstruct stage: perceptual loss weight"),
         (
@@ -89,7 +89,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
         ("tau", positive, "InfoNCE temperature"),
         ("num_anchors", positive_int, "CCPL anchors per layer"),
-        ("seed", seed, "random seed"),
         ("save_every", non_negative_int, "checkpoint interval (0 = only at the end)"),
         ("log_every", positive_int, "log interval"),
         ("val_every", non_negative_int, "validation image interval (0 = off)"),
@@ -106,8 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             default=getattr(defaults, name),
             help=f"{text} (default {getattr(defaults, name)})",
         )
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
-    p.add_argument("--device", default="auto")
+    device_group(p)
     p.add_argument(
         "--export",
         default=None,

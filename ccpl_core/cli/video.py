@@ -18,20 +18,33 @@ from ..images import (
     planned_size,
 )
 from ..loading import load_model
-from ..options import (
-    finite_float,
-    int_range,
-    non_negative_int,
-    parse_pixel_count,
-    positive_int,
-    weights,
+from ..option_specs import (
+    ALPHA,
+    BATCH,
+    DETAIL_BLEND,
+    FEATURE_BLEND,
+    FLOW_BLEND,
+    FLOW_PRESET,
+    FRAME_SIZE,
+    STATISTICS_OPTION,
+    TILE,
 )
+from ..options import finite_float, int_range, parse_pixel_count
 from ..pipeline import Stylizer
-from ..runtime import PRECISIONS
-from ..video import STATISTICS, FrameSink, FrameSource, VideoOptions, stylize_video
-from ..video.engine import DEFAULT_FEATURE_BLEND, output_info
-from ..video.flow import FLOW_PRESETS
+from ..video import FrameSink, FrameSource, VideoOptions, stylize_video
+from ..video.engine import output_info
 from ..video.io import VIDEO_SUFFIXES, X264_PRESETS
+from .arguments import (
+    add_argument,
+    color_arguments,
+    color_method,
+    device_group,
+    model_group,
+    model_options,
+    output_group,
+    style_group,
+    style_weights_of,
+)
 
 #: Highest frame rate accepted for a frame folder.
 MAX_FPS = 1000.0
@@ -44,63 +57,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Stylise a clip frame by frame without holding it in memory.",
     )
     p.add_argument("input", help="video file (mp4, mov, avi, ...) or folder of frames")
-    p.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        help="video file (keeps fps and audio) or folder of PNG frames",
-    )
-    p.add_argument("--style", action="append", required=True, help="style image (repeatable)")
-    p.add_argument(
-        "--style-weights",
-        type=weights,
-        default=None,
-        help="comma-separated blend weights >= 0, one per --style (default: equal)",
-    )
-    p.add_argument("--model", default=None, help="manifest name, file or folder")
-    p.add_argument("--models-dir", default=None)
-    p.add_argument("--alpha", type=finite_float(0, 1), default=1.0, help="style strength 0..1")
-    p.add_argument("--preserve-color", action="store_true")
-    p.add_argument(
-        "--statistics",
-        choices=STATISTICS,
-        default="per-frame",
-        help="content statistics: per-frame (like images), clip (one normalisation for the "
-        "whole clip; reads the input twice) or running (the frames so far)",
-    )
-    p.add_argument(
-        "--feature-blend",
-        type=finite_float(0, 1),
-        default=DEFAULT_FEATURE_BLEND,
-        help="0..1: carry the previous frame's features along the optical flow where it is "
-        "reliable: less flicker at unchanged style strength (default %(default)s; 0 = off)",
-    )
-    p.add_argument(
-        "--detail-blend",
-        type=finite_float(0, 1),
-        default=0.0,
-        help="0..1: also carry the decoder's full-resolution activations along the flow: "
-        "texture follows slow motion too; least flicker, slightly weaker style (0.2 measured "
-        "best; 0 = off, the default)",
-    )
-    p.add_argument(
-        "--flow-blend",
-        type=finite_float(0, 1),
-        default=0.0,
-        help="0..1: blend the flow-warped previous output image where flow is reliable "
-        "(smoother, but softens the style)",
-    )
-    p.add_argument(
-        "--flow-preset",
-        choices=tuple(FLOW_PRESETS),
-        default="medium",
-        help="optical flow: DIS preset (speed against accuracy) or farneback",
-    )
-    p.add_argument(
-        "--size", type=non_negative_int, default=0, help="resize frames' shorter side (0 = keep)"
-    )
-    p.add_argument("--style-size", type=non_negative_int, default=512)
-    p.add_argument("--batch", type=positive_int, default=8, help="frames per network batch")
+    style_group(p)
+    model_group(p)
+    add_argument(p, ALPHA)
+    color_arguments(p)
+    coherence = p.add_argument_group("temporal coherence")
+    for option in (STATISTICS_OPTION, FEATURE_BLEND, DETAIL_BLEND, FLOW_BLEND, FLOW_PRESET):
+        add_argument(coherence, option)
+    add_argument(p, FRAME_SIZE)
+    add_argument(p, TILE)
+    add_argument(p, BATCH)
     p.add_argument(
         "--fps",
         type=finite_float(0, MAX_FPS, low_open=True),
@@ -114,21 +80,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="largest frame or image read or written, as a pixel count or WxH (default: "
         "$CCPL_MAX_PIXELS or 16384x16384)",
     )
-    p.add_argument("--precision", choices=PRECISIONS, default="auto")
-    p.add_argument("--device", default="auto")
-    p.add_argument(
+    device_group(p)
+    output = output_group(p, "video file (keeps fps and audio) or folder of PNG frames")
+    output.add_argument(
         "--crf",
         type=int_range(0, 51),
         default=18,
         help="H.264 quality of mp4/mkv/mov outputs: 0 lossless .. 51 worst (default 18)",
     )
-    p.add_argument(
+    output.add_argument(
         "--preset",
         choices=X264_PRESETS,
         default="medium",
         help="H.264 speed preset: slower gives smaller files at the same quality",
     )
-    p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=run)
 
 
@@ -165,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     """Check the input, the output and the options before the model loads, then stream."""
     opts = VideoOptions(
         alpha=args.alpha,
-        preserve_color="luminance" if args.preserve_color else "none",
+        preserve_color=color_method(args),
         statistics=args.statistics,
         flow_blend=args.flow_blend,
         feature_blend=args.feature_blend,
@@ -173,12 +138,10 @@ def run(args: argparse.Namespace) -> int:
         flow_preset=args.flow_preset,
         batch=args.batch,
         size=args.size,
+        tile=args.tile,
     )
     opts.validate()
-    if args.style_weights is not None and len(args.style_weights) != len(args.style):
-        raise InputError(
-            f"--style-weights has {len(args.style_weights)} values for {len(args.style)} --style"
-        )
+    style_weights = style_weights_of(args)
     limit = max_pixels(args.max_pixels)  # resolved once: a bad $CCPL_MAX_PIXELS is refused here
     source = FrameSource(args.input, fps=args.fps, max_pixels=limit)
     oh, ow = planned_size(source.info.height, source.info.width, args.size)
@@ -186,18 +149,15 @@ def run(args: argparse.Namespace) -> int:
     output = check_output(args.output, args.overwrite)
     styles = [load_image_resized(s, args.style_size, limit, "style") for s in args.style]
     info = output_info(source.info, args.size)
-    stylizer = Stylizer(
-        load_model(args.model, models_dir=args.models_dir),
-        device=args.device,
-        precision=args.precision,
-    )
+    model = load_model(args.model, **model_options(args))
+    stylizer = Stylizer(model, device=args.device, precision=args.precision)
     need = stylizer.stride + 1  # the decoder's reflection padding needs 2 feature rows
     if min(info.width, info.height) < need:
         raise InputError(
             f"{args.input}: frames would be stylised at {info.width}x{info.height} pixels; the "
             f"{stylizer.mode} model needs at least {need} pixels a side: use --size {need} or more"
         )
-    prepared = stylizer.prepare_style(styles, args.style_weights)
+    prepared = stylizer.prepare_style(styles, style_weights)
     sink = FrameSink(
         output,
         info,
