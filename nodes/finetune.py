@@ -8,14 +8,24 @@ from pathlib import Path
 
 from ..ccpl_core.errors import InputError
 from ..ccpl_core.models import SCTNet
-from ..ccpl_core.training.finetune import PRESETS, finetune
+from ..ccpl_core.option_specs import (
+    BATCH_SIZE,
+    CCPL_WEIGHT,
+    CONTENT_WEIGHT,
+    CROP_SIZE,
+    LEARNING_RATE,
+    SEED,
+    STEPS,
+    STYLE_WEIGHT,
+)
+from ..ccpl_core.training.finetune import finetune
 from ..ccpl_core.training.plot import loss_curve
 from ..ccpl_core.weights.files import save_sctnet
 from . import comfy_bridge as cb
 from .handle import SCTModelHandle
+from .inputs import comfy_input
 
 log = logging.getLogger("ccpl")
-_DEFAULT_STEPS, _DEFAULT_LR, _DEFAULT_CROP, _DEFAULT_BATCH = PRESETS["quick"]
 #: Peak training memory per pixel of a content crop (its style crop, activations kept for the
 #: backward pass, losses): 6.6 KB on CPU in fp32 (slope of the peak RSS, crops 128 and 256);
 #: on an H200 the whole request was 0.98-1.06x the peak in fp32 and 1.24-1.35x in bf16.
@@ -69,78 +79,21 @@ class CCPLFinetune:
                         "(a few dozen varied images work best)."
                     },
                 ),
-                "steps": (
-                    "INT",
-                    {
-                        "default": _DEFAULT_STEPS,
-                        "min": 1,
-                        "max": 200000,
-                        "tooltip": "Optimisation steps (300 is a quick GPU run).",
-                    },
+                "steps": comfy_input(
+                    STEPS, tooltip=f"Optimisation steps ({STEPS.default} is a quick GPU run)."
                 ),
-                "learning_rate": (
-                    "FLOAT",
-                    {
-                        "default": _DEFAULT_LR,
-                        "min": 1e-7,
-                        "max": 1e-2,
-                        "step": 1e-6,
-                        "round": False,
-                        "tooltip": "Adam learning rate.",
-                    },
-                ),
-                "content_weight": (
-                    "FLOAT",
-                    {
-                        "default": 1.0,
-                        "min": 0.0,
-                        "max": 100.0,
-                        "tooltip": "Weight of the content loss.",
-                    },
-                ),
-                "style_weight": (
-                    "FLOAT",
-                    {
-                        "default": 10.0,
-                        "min": 0.0,
-                        "max": 1000.0,
-                        "tooltip": "Weight of the style loss (higher = stronger style).",
-                    },
-                ),
-                "ccpl_weight": (
-                    "FLOAT",
-                    {
-                        "default": 5.0,
-                        "min": 0.0,
-                        "max": 100.0,
-                        "tooltip": "Weight of the CCPL coherence loss.",
-                    },
-                ),
-                "crop_size": (
-                    "INT",
-                    {
-                        "default": _DEFAULT_CROP,
-                        "min": 64,
-                        "max": 1024,
-                        "step": 8,
-                        "tooltip": "Training crop size.",
-                    },
-                ),
-                "batch_size": (
-                    "INT",
-                    {"default": _DEFAULT_BATCH, "min": 1, "max": 64, "tooltip": "Crops per step."},
-                ),
-                "seed": (
-                    "INT",
-                    {
-                        "default": 0,
-                        "min": 0,
-                        "max": 2**31 - 1,
-                        # the frontend would randomise an INT named seed after every run, so
-                        # each Queue would retrain and save another file
-                        "control_after_generate": "fixed",
-                        "tooltip": "Seed of the crop sampling (kept fixed: change it to retrain).",
-                    },
+                "learning_rate": comfy_input(LEARNING_RATE, round=False),
+                "content_weight": comfy_input(CONTENT_WEIGHT),
+                "style_weight": comfy_input(STYLE_WEIGHT),
+                "ccpl_weight": comfy_input(CCPL_WEIGHT),
+                "crop_size": comfy_input(CROP_SIZE),
+                "batch_size": comfy_input(BATCH_SIZE),
+                # the frontend would randomise an INT named seed after every run, so each Queue
+                # would retrain and save another file
+                "seed": comfy_input(
+                    SEED,
+                    control_after_generate="fixed",
+                    tooltip="Seed of the crop sampling (kept fixed: change it to retrain).",
                 ),
                 "save_name": (
                     "STRING",

@@ -6,13 +6,15 @@ import os
 
 from ..ccpl_core.errors import ModelError
 from ..ccpl_core.loading import load_model
-from ..ccpl_core.modes import MODE_NAMES
+from ..ccpl_core.option_specs import DEVICE, MODE, PRECISION
 from . import comfy_bridge as cb
 from .handle import SCTModelHandle
+from .inputs import comfy_input, tooltip
 
-MODES = ("auto", *MODE_NAMES)
-DEVICES = ("auto", "cpu")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: "auto": the model's own mode.
+MODES = ("auto", *MODE.choices)
+#: "auto": ComfyUI's device (it decides where models run).
+DEVICES = (DEVICE.default, "cpu")
 
 
 class LoadSCTModel:
@@ -40,30 +42,22 @@ class LoadSCTModel:
                         "or any .safetensors model file in models/sct."
                     },
                 ),
-                "mode": (
-                    MODES,
-                    {
-                        "default": "auto",
-                        "tooltip": "auto uses the model's own mode; "
-                        "art/photo make a mismatch an error instead of a surprise.",
-                    },
+                "mode": comfy_input(
+                    MODE,
+                    choices=MODES,
+                    default="auto",
+                    tooltip="auto uses the model's own mode; art/photo make a mismatch an error "
+                    "instead of a surprise.",
                 ),
-                "device": (
-                    DEVICES,
-                    {
-                        "default": "auto",
-                        "tooltip": "auto runs on ComfyUI's "
-                        "device (GPU when present); cpu forces the CPU.",
-                    },
+                "device": comfy_input(
+                    DEVICE,
+                    choices=DEVICES,
+                    tooltip="auto runs on ComfyUI's device (GPU when present); cpu forces the CPU.",
                 ),
-                "precision": (
-                    PRECISIONS,
-                    {
-                        "default": "auto",
-                        "tooltip": "fp32 is exact; auto uses bf16/fp16 where the hardware is "
-                        "fast at it (within ~1%); on a GPU as ComfyUI decides, so --force-fp32 "
-                        "and --force-fp16 apply.",
-                    },
+                "precision": comfy_input(
+                    PRECISION,
+                    tooltip=f"{tooltip(PRECISION)} On a GPU as ComfyUI decides, so --force-fp32 "
+                    "and --force-fp16 apply.",
                 ),
             }
         }

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from argparse import ArgumentTypeError
 from collections.abc import Sequence
 
 import torch
 
-from ..ccpl_core.color import COLOR_METHODS
 from ..ccpl_core.errors import InputError
 from ..ccpl_core.images import resize_short_side
 from ..ccpl_core.masks import DEFAULT_FEATHER
-from ..ccpl_core.options import weights as parse_weights
+from ..ccpl_core.option_specs import ALPHA, PRESERVE_COLOR, STYLE_SIZE, STYLE_WEIGHTS
+from ..ccpl_core.options import style_weights as parse_style_weights
 from ..ccpl_core.pipeline import Stylizer, model_bytes, step_bytes
 from ..ccpl_core.runtime import resolve_dtype
 from . import comfy_bridge as cb
 from .handle import SCTModelHandle
+from .inputs import comfy_input, run_precision_input
 
-PRECISION_CHOICES = ("model", "auto", "fp32", "bf16", "fp16")
 STYLE_BATCH_MODES = ("blend", "one per style")
 #: (batch, height, width) of an input the network will see.
 Shape = tuple[int, int, int]
@@ -92,35 +91,9 @@ class Stylize:
                     "IMAGE",
                     {"tooltip": "Style image; a batch of several is blended with equal weights."},
                 ),
-                "alpha": (
-                    "FLOAT",
-                    {
-                        "default": 1.0,
-                        "min": 0.0,
-                        "max": 1.0,
-                        "step": 0.01,
-                        "tooltip": "Style strength: 0 = content, 1 = full style.",
-                    },
-                ),
-                "preserve_color": (
-                    COLOR_METHODS,
-                    {
-                        "default": "none",
-                        "tooltip": "Keep the content's colours: luminance = transfer texture "
-                        "only; match = recolour the style to the content first.",
-                    },
-                ),
-                "style_size": (
-                    "INT",
-                    {
-                        "default": 512,
-                        "min": 0,
-                        "max": 4096,
-                        "step": 8,
-                        "tooltip": "Resize the style's shorter side to this "
-                        "(0 = as is). 512 is what models expect.",
-                    },
-                ),
+                "alpha": comfy_input(ALPHA),
+                "preserve_color": comfy_input(PRESERVE_COLOR),
+                "style_size": comfy_input(STYLE_SIZE),
             },
             "optional": {
                 "style_2": ("IMAGE", {"tooltip": "Second style to blend with the first."}),
@@ -157,10 +130,7 @@ class Stylize:
                         "tooltip": "Soft edge of the mask, in pixels.",
                     },
                 ),
-                "precision": (
-                    PRECISION_CHOICES,
-                    {"default": "model", "tooltip": "'model' uses the loader's setting."},
-                ),
+                "precision": run_precision_input(),
                 # appended last: saved workflows keep their widget positions
                 "style_batch": (
                     STYLE_BATCH_MODES,
@@ -171,13 +141,10 @@ class Stylize:
                         "the contents for the first style, then for the second, ...).",
                     },
                 ),
-                "style_weights": (
-                    "STRING",
-                    {
-                        "default": "",
-                        "tooltip": "blend: weights of the style batch's images, e.g. 0.5,0.3,0.2 "
-                        "(empty = equal).",
-                    },
+                "style_weights": comfy_input(
+                    STYLE_WEIGHTS,
+                    tooltip="With style_batch = blend: weights of the style batch's images, "
+                    "e.g. 0.5,0.3,0.2 (empty = equal).",
                 ),
             },
         }
@@ -203,17 +170,9 @@ class Stylize:
         if style_batch not in STYLE_BATCH_MODES:
             raise InputError(f"style_batch: expected one of {', '.join(STYLE_BATCH_MODES)}")
         first = style_images(style, style_size)
-        within = [1.0] * first.shape[0]
-        if style_weights.strip():
-            try:
-                within = parse_weights(style_weights)
-            except ArgumentTypeError as exc:
-                raise InputError(f"style_weights: {exc}") from None
-            if len(within) != first.shape[0]:
-                raise InputError(
-                    f"style_weights: {len(within)} weights for {first.shape[0]} style image(s); "
-                    "give one per image of the style batch, or leave it empty"
-                )
+        count = first.shape[0]
+        within = parse_style_weights(style_weights, count, "style_weights", "style image(s)")
+        within = within or [1.0] * count
         share = 1.0 if style_2 is None else 1.0 - style_2_weight
         flat = list(first.split(1))
         flat_w = [share * w / sum(within) for w in within]

@@ -14,10 +14,11 @@ import numpy as np
 import torch
 
 from ..ccpl_core.errors import InputError
-from ..ccpl_core.video.flow import FLOW_PRESETS
+from ..ccpl_core.option_specs import METRIC_FLOW
 from ..ccpl_core.video.metrics import style_distance, warping_error
 from . import comfy_bridge as cb
 from .handle import SCTModelHandle
+from .inputs import comfy_input
 
 
 def _frames(image: torch.Tensor, what: str) -> list[np.ndarray]:
@@ -62,14 +63,7 @@ class TemporalMetrics:
                         "slow drift).",
                     },
                 ),
-                "flow": (
-                    tuple(FLOW_PRESETS),
-                    {
-                        "default": "medium",
-                        "tooltip": "Optical flow of the metric; farneback cross-checks clips "
-                        "blended with DIS flow with an independent algorithm.",
-                    },
-                ),
+                "flow": comfy_input(METRIC_FLOW),
             },
             "optional": {
                 "sct_model": ("SCT_MODEL", {"tooltip": "Its encoder measures style strength."}),

@@ -8,13 +8,23 @@ import weakref
 
 import torch
 
-from ..ccpl_core.color import COLOR_METHODS
 from ..ccpl_core.errors import InputError
+from ..ccpl_core.option_specs import (
+    ALPHA,
+    DETAIL_BLEND,
+    FEATURE_BLEND,
+    FLOW_BLEND,
+    PRESERVE_COLOR,
+    STATISTICS_OPTION,
+    STYLE_SIZE,
+)
 from ..ccpl_core.video.engine import DEFAULT_FEATURE_BLEND, ClipStylizer, VideoOptions
 from . import comfy_bridge as cb
-from .stylize import PRECISION_CHOICES, check_handle, make_stylizer, release, style_images
+from .inputs import comfy_input, run_precision_input
+from .stylize import check_handle, make_stylizer, release, style_images
 
-STATISTICS = ("per-frame", "clip")
+#: The node's statistics: the library's without running (the list saved workflows know).
+STATISTICS = tuple(s for s in STATISTICS_OPTION.choices if s != "running")
 #: Prepared styles of recent runs, so VideoHelperSuite's meta-batch windows reuse one encoding.
 #: Per model object (weakly held: a model that is gone takes its entry along; an id() could be
 #: reused by a newly loaded model): the style key and the style prepared for it (on the CPU).
@@ -53,70 +63,22 @@ class VideoFrameStylize:
                 "sct_model": ("SCT_MODEL", {"tooltip": "From Load SCT Model."}),
                 "frames": ("IMAGE", {"tooltip": "The clip as an IMAGE batch (one frame each)."}),
                 "style": ("IMAGE", {"tooltip": "Style image (a batch is blended equally)."}),
-                "alpha": (
-                    "FLOAT",
-                    {
-                        "default": 1.0,
-                        "min": 0.0,
-                        "max": 1.0,
-                        "step": 0.01,
-                        "tooltip": "Style strength.",
-                    },
-                ),
-                "preserve_color": (
-                    COLOR_METHODS,
-                    {"default": "none", "tooltip": "Keep the frames' colours."},
-                ),
-                "style_size": (
-                    "INT",
-                    {
-                        "default": 512,
-                        "min": 0,
-                        "max": 4096,
-                        "step": 8,
-                        "tooltip": "Style shorter side (0 = as is).",
-                    },
-                ),
-                "content_statistics": (
-                    STATISTICS,
-                    {
-                        "default": "per-frame",
-                        "tooltip": "per-frame: like images; clip: normalise all frames with "
-                        "the statistics of the frames this node receives (one look for them). "
-                        "With a meta-batch that is each window on its own, not the whole clip.",
-                    },
+                "alpha": comfy_input(ALPHA),
+                "preserve_color": comfy_input(PRESERVE_COLOR),
+                "style_size": comfy_input(STYLE_SIZE),
+                "content_statistics": comfy_input(
+                    STATISTICS_OPTION,
+                    choices=STATISTICS,
+                    tooltip="per-frame: like images; clip: normalise all frames with the "
+                    "statistics of the frames this node receives (one look for them). With a "
+                    "meta-batch that is each window on its own, not the whole clip.",
                 ),
             },
             "optional": {
-                "precision": (
-                    PRECISION_CHOICES,
-                    {"default": "model", "tooltip": "'model' uses the loader's setting."},
-                ),
+                "precision": run_precision_input(),
                 # new inputs go last: saved workflows map widget values by position
-                "flow_blend": (
-                    "FLOAT",
-                    {
-                        "default": 0.0,
-                        "min": 0.0,
-                        "max": 1.0,
-                        "step": 0.05,
-                        "tooltip": "Temporal smoothing in image space: blend in the previous "
-                        "stylised frame warped by optical flow where the flow is reliable "
-                        "(0 = off). Smooth, but softens the style.",
-                    },
-                ),
-                "feature_blend": (
-                    "FLOAT",
-                    {
-                        "default": DEFAULT_FEATURE_BLEND,
-                        "min": 0.0,
-                        "max": 1.0,
-                        "step": 0.05,
-                        "tooltip": "Temporal coherence in feature space: carry the previous "
-                        "frame's features along the optical flow where it is reliable "
-                        "(0 = off). Less flicker at full style strength.",
-                    },
-                ),
+                "flow_blend": comfy_input(FLOW_BLEND),
+                "feature_blend": comfy_input(FEATURE_BLEND),
                 "meta_batch": (
                     "VHS_BatchManager",
                     {
@@ -126,19 +88,7 @@ class VideoFrameStylize:
                         "remain per window)."
                     },
                 ),
-                "detail_blend": (
-                    "FLOAT",
-                    {
-                        "default": 0.0,
-                        "min": 0.0,
-                        "max": 1.0,
-                        "step": 0.05,
-                        "tooltip": "Temporal coherence of fine texture: also carry the "
-                        "decoder's full-resolution activations along the optical flow, so "
-                        "texture follows slow motion too (0 = off; 0.2 measured best). Least "
-                        "flicker, slightly weaker style, decodes frames one at a time.",
-                    },
-                ),
+                "detail_blend": comfy_input(DETAIL_BLEND),
             },
             "hidden": {"unique_id": "UNIQUE_ID"},
         }
