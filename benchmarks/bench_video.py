@@ -10,6 +10,12 @@
 * coherence: warping error at interval 1 and 10 plus the style-distance figure for every option
   on real clips (first N frames), relative to plain per-frame processing.
 * memory: peak RSS of ``ccpl video`` on a generated clip of the given length and size.
+* pathcost: seconds per megapixel of the video path (``stylize_video`` with ``ccpl video``'s
+  defaults, reading and writing an mp4) against the image path (``Stylizer.stylize`` on the same
+  frames in memory, batches of 8), alternated ``--repeats`` times in one process; the ratio of
+  the medians is what a clip costs over its frames as images.
+
+    python benchmarks/bench_video.py pathcost --clip bikes.mp4 --frames 24 --model ccpl-open-art
 """
 
 from __future__ import annotations
@@ -185,6 +191,60 @@ def coherence(args) -> dict:
     return results
 
 
+def pathcost(args) -> dict:
+    from ccpl_core import Stylizer, load_image, load_model, resize_short_side
+    from ccpl_core.video import FrameSink, FrameSource, VideoOptions, stylize_video
+
+    net = load_model(args.model)
+    st = Stylizer(net, precision=args.precision, device=args.device)
+    prepared = st.prepare_style(resize_short_side(load_image(args.style)[0], 512))
+    results = {}
+    for clip in args.clip:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = FrameSource(clip)
+            frames = []
+            for f in src:
+                x = torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255
+                x = resize_short_side(x, args.size) if args.size else x
+                frames.append((x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+                if len(frames) == args.frames:
+                    break
+            h, w = frames[0].shape[:2]
+            excerpt = Path(tmp) / "excerpt.mp4"
+            info = dataclasses.replace(src.info, frames=len(frames), width=w, height=h)
+            sink = FrameSink(excerpt, dataclasses.replace(info, has_audio=False), crf=0)
+            for f in frames:
+                sink.write(f)
+            sink.close()
+            batch = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)
+            image_s, video_s = [], []
+            for r in range(args.repeats):
+                t0 = time.perf_counter()
+                for i in range(0, len(frames), 8):
+                    out = st.stylize(batch[i : i + 8].float() / 255, prepared)
+                    _ = (out * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+                image_s.append(time.perf_counter() - t0)
+                source = FrameSource(excerpt)
+                out_sink = FrameSink(Path(tmp) / f"out{r}.mp4", source.info)
+                t0 = time.perf_counter()
+                stylize_video(st, source, out_sink, prepared, VideoOptions())
+                out_sink.close()
+                video_s.append(time.perf_counter() - t0)
+                print(clip, r, round(image_s[-1], 2), round(video_s[-1], 2), flush=True)
+            mpix = len(frames) * h * w / 1e6
+            results[Path(clip).name] = {
+                "frames": len(frames),
+                "size": [w, h],
+                "image_s_per_mpix": float(np.median(image_s)) / mpix,
+                "video_s_per_mpix": float(np.median(video_s)) / mpix,
+                "ratio_video_to_image": float(np.median(video_s) / np.median(image_s)),
+                "image_s": image_s,
+                "video_s": video_s,
+            }
+            print(results[Path(clip).name], flush=True)
+    return results
+
+
 MEMORY_CHILD = r"""
 import json, resource, sys, time
 import ccpl_core.cli.video as cli_video
@@ -282,7 +342,7 @@ def memory(args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("what", choices=("throughput", "coherence", "memory"))
+    ap.add_argument("what", choices=("throughput", "coherence", "memory", "pathcost"))
     ap.add_argument("--model", default="ccpl-starter-art")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", default="auto")
@@ -300,9 +360,11 @@ def main() -> None:
     ap.add_argument("--flow-blend", type=float, default=0.0, help="memory: --flow-blend")
     ap.add_argument("--detail-blend", type=float, default=0.0, help="memory: --detail-blend")
     ap.add_argument("--sample-every", type=float, default=10.0, help="memory: seconds per sample")
+    ap.add_argument("--repeats", type=int, default=3, help="pathcost: alternated runs of each")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    result = {"throughput": throughput, "coherence": coherence, "memory": memory}[args.what](args)
+    what = {"throughput": throughput, "coherence": coherence, "memory": memory}
+    result = {**what, "pathcost": pathcost}[args.what](args)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"video_{args.what}_{args.tag}.json"
     path.write_text(

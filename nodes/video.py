@@ -31,7 +31,7 @@ STATISTICS = tuple(s for s in STATISTICS_OPTION.choices if s != "running")
 _STYLE_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 #: Per node (unique_id): the meta-batch run, the settings and the clip state after its last
 #: window, so the next window of the same run continues the temporal blending seamlessly.
-#: States are parked on the CPU without a model (see :func:`park`).
+#: States are parked on the CPU between windows (:meth:`ClipStylizer.to`).
 _WINDOWS: dict[str, tuple[object, tuple, ClipStylizer]] = {}
 _MAX_WINDOW_STATES = 8
 #: Where state kept between runs lives: ComfyUI's unload button and free_memory only reach the
@@ -147,34 +147,20 @@ class VideoFrameStylize:
                 stats = stylizer.content_statistics(x, progress=lambda d, t: cb.check_interrupt())
             if saved is not None and saved[0] is run and saved[1] == settings:
                 clip = saved[2]  # the next window of the same run: carry the state over
-                clip.stylizer, clip.content_stats = stylizer, stats
             else:
-                clip = ClipStylizer(stylizer, cached[1], options, stats)
+                clip = ClipStylizer(cached[1], options)
             progress = cb.progress_callback(b)
-            clip(x, out=result.permute(0, 3, 1, 2), progress=_frames_progress(progress, b))
+            out = result.permute(0, 3, 1, 2)
+            clip(stylizer, x, content_stats=stats, out=out, progress=_frames_progress(progress, b))
         finally:
             if clip is not None:
-                park(clip, PARKING)
+                clip.to(PARKING)  # the state waits for the next window on the CPU
             release(stylizer)
         if run is not None:  # kept only after a complete window; an error starts afresh
             while len(_WINDOWS) >= _MAX_WINDOW_STATES:
                 _WINDOWS.pop(next(iter(_WINDOWS)))
             _WINDOWS[state_key] = (run, settings, clip)
         return (result,)
-
-
-def park(clip: ClipStylizer, device: torch.device) -> None:
-    """Keep a clip's state between windows on ``device`` (the CPU), without a model.
-
-    Simpler than registering the states with ComfyUI's model management (which knows only
-    ModelPatcher objects): the carried tensors are one frame's features (or activations) per
-    window, cheap to copy, and the core moves a carried tensor to the frame's device as it blends.
-    """
-    clip.stylizer = None  # type: ignore[assignment]  # the next window sets its own
-    for part in (clip, clip.features, clip.detail, clip.image):
-        if part is not None:
-            for name, value in list(vars(part).items()):
-                setattr(part, name, _moved(value, device))
 
 
 def _moved(value, device: torch.device):

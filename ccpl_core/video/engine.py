@@ -20,11 +20,13 @@ any length. Options, each measured by ``ccpl eval temporal``:
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 import os
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,10 +35,25 @@ import torch
 from ..errors import InputError
 from ..images import planned_size, resize_short_side
 from ..models import ContentStats
-from ..pipeline import FeatureMoments, PreparedStyle, Progress, Stylizer
+from ..pipeline import (
+    FeatureMoments,
+    PreparedStyle,
+    Progress,
+    Stylizer,
+    color_method,
+    finish,
+    output_buffer,
+)
 from .flow import FLOW_PRESETS
 from .io import FrameSink, FrameSource, VideoInfo
-from .temporal import FEATURE_FLOW_SIDE, FlowBlender, FlowCarry, Motion, estimate_motion
+from .temporal import (
+    FEATURE_FLOW_SIDE,
+    Motion,
+    blend_images,
+    carry_along_flow,
+    estimate_motion,
+    flow_frame,
+)
 
 STATISTICS = ("per-frame", "clip", "running")
 #: Default feature-blend strength: on real clips it cuts the short-term warping error by about a
@@ -78,7 +95,6 @@ class VideoOptions:
     size: int = _declared("FRAME_SIZE")
     tile: int | None = _declared("TILE")
 
-
     def validate(self) -> None:
         if self.statistics not in STATISTICS:
             raise InputError(f"statistics must be one of {', '.join(STATISTICS)}")
@@ -116,94 +132,180 @@ def output_info(info: VideoInfo, size: int) -> VideoInfo:
     return VideoInfo(info.frames, info.fps, width, height, info.has_audio)
 
 
-class ClipStylizer:
-    """Stylise consecutive chunks of one clip with the coherence options, carrying state over.
+@dataclass
+class ClipState:
+    """What one frame of a clip passes to the next; it changes only after frames are done.
 
-    The streaming engine calls it once per chunk; VideoFrameStylize calls it once with the whole
-    clip (the stylizer then chunks it to fit memory). Flow is computed on the input frames, at
-    most :data:`temporal.FEATURE_FLOW_SIDE` for feature blending and at full size for image
-    blending, one frame pair at a time, so nothing grows with the clip length.
+    Parked between windows (ComfyUI meta-batches) with :meth:`to`.
+    """
+
+    index: int = 0  # clip index of the next frame
+    #: the last frame done, as grey flow frames by flow size (None: full size)
+    flow_frames: dict[int | None, np.ndarray] = field(default_factory=dict)
+    features: torch.Tensor | None = None  # its blended fused features [C, h, w]
+    detail: torch.Tensor | None = None  # its blended decoder activations [64, H', W']
+    image: np.ndarray | None = None  # its output [H, W, 3] float32 (image-space blending)
+    moments: FeatureMoments | None = None  # feature moments of the frames so far ('running')
+
+    def to(self, device: torch.device | str) -> ClipState:
+        """This state with its tensors on ``device``."""
+
+        def move(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
+        moments = self.moments
+        if moments is not None:
+            moments = copy.copy(moments)
+            moments.total, moments.total_sq = move(moments.total), move(moments.total_sq)
+        return dataclasses.replace(
+            self, features=move(self.features), detail=move(self.detail), moments=moments
+        )
+
+
+class ClipStylizer:
+    """Stylise consecutive frames of one clip with the coherence options, carrying state over.
+
+    The streaming engine calls it once per chunk of frames; VideoFrameStylize calls it once with
+    a whole clip (or window). Each call composes the stages: optical flow of the frames (in
+    threads, while the network encodes), encode, fuse, carry the previous frame's features along
+    the flow, decode (carrying its activations too with ``detail_blend``), finish, and blend in
+    image space with ``flow_blend``. Flow is computed on the input frames, at most
+    :data:`temporal.FEATURE_FLOW_SIDE` for the feature and detail blends and at full size for the
+    image blend, one frame pair at a time, so nothing grows with the clip length.
     """
 
     def __init__(
-        self,
-        stylizer: Stylizer,
-        style: PreparedStyle,
-        options: VideoOptions,
-        content_stats: ContentStats | None = None,
+        self, style: PreparedStyle, options: VideoOptions, state: ClipState | None = None
     ) -> None:
         options.validate()
-        self.stylizer, self.style, self.options = stylizer, style, options
-        self.content_stats = content_stats
-        self.features = FlowCarry(options.feature_blend) if options.feature_blend else None
-        self.detail = FlowCarry(options.detail_blend) if options.detail_blend else None
-        self.image = FlowBlender(options.flow_blend) if options.flow_blend else None
-        self.index = 0  # clip index of the next frame
-        self._last: np.ndarray | None = None  # previous chunk's last input frame
+        self.style, self.options = style, options
+        self.state = state or ClipState()
+        if options.statistics == "running" and self.state.moments is None:
+            self.state.moments = FeatureMoments()
+
+    def to(self, device: torch.device | str) -> ClipStylizer:
+        """Park the carried state and the style on ``device`` (e.g. the CPU between windows)."""
+        self.state = self.state.to(device)
+        style = self.style
+        images = [i.to(device) for i in style.images]
+        self.style = dataclasses.replace(style, code=style.code.to(device), images=images)
+        return self
 
     @torch.inference_mode()
     def __call__(
         self,
+        stylizer: Stylizer,
         frames: torch.Tensor,
+        *,
+        content_stats: ContentStats | None = None,
         out: torch.Tensor | None = None,
         progress: Progress | None = None,
     ) -> torch.Tensor:
-        """``frames`` float [B, 3, H, W] in [0, 1] (CPU); returns the stylised [B, 3, H, W]."""
-        hwc = frames[:, :3].float().cpu().permute(0, 2, 3, 1).numpy()  # views when possible
-        h, w = hwc.shape[1:3]
-        motions: dict[int, Motion | None] = {}  # the current chunk's, by index in ``frames``
+        """Stylise the next ``frames`` float [B, 3, H, W] in [0, 1] of the clip.
 
-        def motion(i: int, max_side: int | None) -> Motion | None:
-            prev = hwc[i - 1] if i > 0 else self._last
-            if prev is None:
-                return None
-            return estimate_motion(prev, hwc[i], self.options.flow_preset, max_side)
+        ``content_stats``: statistics of the whole clip (statistics 'clip'); ``out``: a
+        preallocated [B, 3, H, W] float buffer (a view is fine); ``progress`` gets frames done.
+        Returns the stylised frames, float32 [B, 3, H, W] on the frames' device.
+        """
+        b, _, h, w = frames.shape
+        stylizer.check_content_size(h, w, "frames")
+        out = output_buffer(out, b, 3, h, w, frames.device)
+        chunk = stylizer.planner.chunk(b, h, w)
+        for start in range(0, b, chunk):
+            part = slice(start, min(b, start + chunk))
+            out[part] = self._frames(stylizer, frames[part, :3].float(), content_stats)
+            if progress is not None:
+                progress(part.stop, b)
+        return out
 
-        def before_decoding(fused: torch.Tensor, first: int) -> torch.Tensor:
-            """A chunk (or its retry) is about to be decoded: find its motion, mark the detail
-            carry's restart point, blend the features."""
-            # frame pairs are independent and OpenCV releases the GIL: one thread per pair
-            indices = range(first, first + len(fused))
-            found = _flow_pool().map(lambda i: motion(i, FEATURE_FLOW_SIDE), indices)
-            motions.clear()
-            motions.update(zip(indices, found, strict=True))
-            if self.detail is not None:
-                self.detail.begin(self.index + first)
-            if self.features is None:
-                return fused
-            return self.features(fused, self.index + first, [motions[i] for i in indices])
-
-        def blend_detail(act: torch.Tensor, i: int) -> torch.Tensor:
-            m = motions[i]
-            if m is not None:
-                m = m.padded(h, w, *act.shape[-2:])
-            return self.detail.step(act[0], m)[None]
-
-        carry = self.features is not None or self.detail is not None
-        result = self.stylizer.stylize(
-            frames,
-            self.style,
-            alpha=self.options.alpha,
-            preserve_color=self.options.preserve_color,
-            content_stats=self.content_stats,
-            out=out,
-            progress=progress,
-            feature_hook=before_decoding if carry else None,
-            detail_hook=blend_detail if self.detail is not None else None,
-        )
-        if self.image is not None:
-            for i in range(len(frames)):
-                stylised = result[i, :3].permute(1, 2, 0).numpy().copy()
-                blended = self.image(stylised, motion(i, None))
-                result[i, :3] = torch.from_numpy(blended).permute(2, 0, 1).clamp_(0, 1)
-        self._last = hwc[-1].copy()
-        self.index += len(frames)
+    def _frames(
+        self, st: Stylizer, rgb: torch.Tensor, clip_stats: ContentStats | None
+    ) -> torch.Tensor:
+        opt, state, size = self.options, self.state, tuple(rgb.shape[-2:])
+        method = color_method(opt.preserve_color)
+        flows = self._flow_frames(rgb)  # threads start now and run while the network encodes
+        feat = st.encode(rgb, opt.tile)
+        moments = copy.copy(state.moments)  # the running statistics with these frames
+        if moments is not None:
+            moments.add(feat)
+        stats = clip_stats or (moments.stats() if moments else ContentStats.of(feat))
+        fused = st.fuse(feat, st.style_for(self.style, rgb, method), stats, opt.alpha)
+        del feat
+        motions = self._motions(flows, FEATURE_FLOW_SIDE)
+        if opt.feature_blend:
+            fused = carry_along_flow(fused, state.features, motions, opt.feature_blend)
+        if opt.detail_blend:
+            result = torch.empty(len(rgb), 3, *size, dtype=torch.float32, device=fused.device)
+            detail = state.detail
+            for i in range(len(rgb)):
+                act = st.decode_head(fused[i : i + 1], size, opt.tile)
+                m = motions[i].padded(*size, *act.shape[-2:]) if motions[i] else None
+                act = carry_along_flow(act, detail, [m], opt.detail_blend)
+                st.decode_tail(act, size, opt.tile, out=result[i : i + 1])
+                detail = act[0]
+        else:
+            result = st.decode(fused, size, opt.tile)
+        result = finish(result, rgb, method).cpu()
+        image = None
+        if opt.flow_blend:
+            result, image = self._blend_images(result, self._motions(flows, None))
+        # the frames are done: only now does the state move on
+        state.features = fused[-1] if opt.feature_blend else None
+        state.detail = detail if opt.detail_blend else None
+        state.flow_frames = {side: frames[-1] for side, frames in flows.items()}
+        state.image = image
+        state.moments = moments
+        state.index += len(rgb)
         return result
+
+    def _flow_frames(self, rgb: torch.Tensor) -> dict[int | None, list]:
+        """Per flow size, the grey flow frames (as futures) of the previous frame and ``rgb``."""
+        sides = []
+        if self.options.feature_blend or self.options.detail_blend:
+            sides.append(FEATURE_FLOW_SIDE)
+        if self.options.flow_blend:
+            sides.append(None)
+        if not sides:
+            return {}
+        hwc = rgb.cpu().permute(0, 2, 3, 1).numpy()  # views when possible
+        pool = _flow_pool()
+        return {
+            side: [self.state.flow_frames.get(side)]
+            + [pool.submit(flow_frame, frame, side) for frame in hwc]
+            for side in sides
+        }
+
+    def _motions(self, flows: dict, side: int | None) -> list[Motion | None]:
+        """Motion of each frame from the one before it (None for a clip's first frame)."""
+        if side not in flows:
+            return []
+        frames = flows[side]
+        for i, f in enumerate(frames):
+            frames[i] = f.result() if isinstance(f, Future) else f
+        preset = self.options.flow_preset
+
+        def pair(i: int) -> Motion | None:
+            prev = frames[i]
+            return None if prev is None else estimate_motion(prev, frames[i + 1], preset)
+
+        # frame pairs are independent and OpenCV releases the GIL: one thread per pair
+        return list(_flow_pool().map(pair, range(len(frames) - 1)))
+
+    def _blend_images(
+        self, result: torch.Tensor, motions: list[Motion | None]
+    ) -> tuple[torch.Tensor, np.ndarray | None]:
+        """Image-space blending of finished frames; returns them and the last one's output."""
+        prev = self.state.image
+        for i, motion in enumerate(motions):
+            stylised = result[i].permute(1, 2, 0).numpy().copy()
+            prev = blend_images(stylised, prev, motion, self.options.flow_blend)
+            result[i] = torch.from_numpy(prev).permute(2, 0, 1).clamp_(0, 1)
+        return result, prev
 
 
 @functools.cache
 def _flow_pool() -> ThreadPoolExecutor:
-    """Threads for optical flow, shared by all clips (flow runs while the network waits)."""
+    """Threads for optical flow, shared by all clips (flow runs while the network works)."""
     return ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1), thread_name_prefix="flow")
 
 
@@ -215,7 +317,10 @@ def stylize_video(
     options: VideoOptions,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> dict:
-    """Stylise every frame of ``source`` into ``sink``; returns counts and throughput."""
+    """Stylise every frame of ``source`` into ``sink``; returns counts and throughput.
+
+    Reading the next chunk and writing the last one run in threads beside the network.
+    """
     options.validate()
     t0 = time.perf_counter()
     batch = chunk_frames(options.batch, source.info)
@@ -225,24 +330,38 @@ def stylize_video(
         for chunk in _chunks(source, batch):
             stylizer.accumulate(_to_tensor(chunk, options.size), moments)
         clip_stats = moments.stats()
-    running = FeatureMoments() if options.statistics == "running" else None
-    clip = ClipStylizer(stylizer, style, options, clip_stats)
+    clip = ClipStylizer(style, options)
     done = 0
-    for chunk in _chunks(source, batch):
-        x = _to_tensor(chunk, options.size)
-        if running is not None:
-            stylizer.accumulate(x, running)
-            clip.content_stats = running.stats()
-        out = clip(x)
-        for frame in out[:, :3].permute(0, 2, 3, 1).numpy():
-            sink.write((np.clip(frame, 0, 1) * 255).round().astype(np.uint8))
-        done += len(chunk)
-        if progress is not None:
-            progress(done, source.info.frames)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as writer:
+        written: Future | None = None
+        for chunk in _read_ahead(_chunks(source, batch)):
+            out = clip(stylizer, _to_tensor(chunk, options.size), content_stats=clip_stats)
+            if written is not None:
+                written.result()
+            written = writer.submit(_write, sink, out)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, source.info.frames)
+        if written is not None:
+            written.result()
     if done == 0:
         raise InputError(f"{source.path} has no frames")
     seconds = time.perf_counter() - t0
     return {"frames": done, "seconds": seconds, "fps": done / seconds}
+
+
+def _write(sink: FrameSink, frames: torch.Tensor) -> None:
+    for frame in frames.mul(255).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy():
+        sink.write(frame)
+
+
+def _read_ahead(chunks: Iterator[list[np.ndarray]]) -> Iterator[list[np.ndarray]]:
+    """``chunks``, each read in a thread while the caller works on the one before."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader:
+        nxt = reader.submit(next, chunks, None)
+        while (chunk := nxt.result()) is not None:
+            nxt = reader.submit(next, chunks, None)
+            yield chunk
 
 
 def _chunks(source: FrameSource, size: int):
