@@ -1,8 +1,15 @@
-"""Exceptions with messages meant for people: what was wrong, with which input, what to do."""
+"""Exceptions with messages meant for people: what was wrong, with which input, what to do.
+
+Messages are written for every surface: they name an option in backticks by its declared name
+(`size`, `max_pixels`, see :mod:`ccpl_core.option_specs`), never by one surface's spelling of it;
+:func:`for_cli` turns those names into flags (``--max-pixels``), the nodes show them as they are
+(input names).
+"""
 
 from __future__ import annotations
 
 import errno
+import re
 
 
 class CCPLError(Exception):
@@ -77,8 +84,8 @@ def describe(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return (
-            "out of memory: use a smaller --size, a smaller --tile or --batch, close other "
-            "programs, or use --device cpu"
+            "out of memory: use a smaller `size`, `tile` or `batch`, close other programs, or "
+            "run on the CPU (`device` cpu)"
         )
     name = getattr(exc, "filename", None)
     reason = getattr(exc, "strerror", None) or _last_line(exc) or type(exc).__name__
@@ -93,6 +100,16 @@ def describe(exc: BaseException) -> str:
     origin = {"cv2": "OpenCV", "av": "FFmpeg (PyAV)", "PIL": "Pillow"}.get(kind, kind)
     where = f"{name}: " if name else ""
     return f"{where}{origin} failed: {reason}"
+
+
+#: An option named in a message: `name`.
+_OPTION = re.compile(r"`([a-z][a-z0-9_]*)`")
+
+
+def for_cli(message: str) -> str:
+    """A message with its option names spelt as command-line flags (`max_pixels` ->
+    --max-pixels)."""
+    return _OPTION.sub(lambda m: "--" + m[1].replace("_", "-"), message)
 
 
 def _last_line(exc: BaseException) -> str:

@@ -67,8 +67,8 @@ def check_pixels(what: str, width: int, height: int, limit: int | None = None) -
     if width * height > cap:
         raise InputError(
             f"{what} is {width}x{height} ({_amount(width * height)}), above the limit of "
-            f"{_amount(cap)}; use a smaller image or --size, or raise the limit with "
-            f"--max-pixels or {MAX_PIXELS_ENV} if the memory is there"
+            f"{_amount(cap)}; use a smaller image or `size`, or raise the limit with "
+            f"`max_pixels` or {MAX_PIXELS_ENV} if the memory is there"
         )
 
 
@@ -366,7 +366,7 @@ def check_output_size(
     if side is not None and max(width, height) > side:
         raise InputError(
             f"{what} would be {width}x{height}, but {fmt} stores at most {side} pixels a side; "
-            "write a .png instead or use a smaller --size"
+            "write a .png instead or use a smaller `size`"
         )
 
 

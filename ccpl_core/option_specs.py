@@ -23,7 +23,7 @@ from typing import Any
 from . import options as valid
 from .color import COLOR_METHODS
 from .modes import MODE_NAMES
-from .pipeline import MIN_TILE
+from .planner import MIN_TILE
 from .runtime import PRECISIONS
 from .training.finetune import PRESETS, finetune
 from .video.engine import DEFAULT_FEATURE_BLEND, STATISTICS

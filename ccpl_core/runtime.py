@@ -36,7 +36,8 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         raise InputError(f"device: unknown device {device!r}; use auto, cpu or cuda") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError(
-            "device: CUDA was requested but this PyTorch has no usable CUDA GPU; use --device cpu"
+            "device: CUDA was requested but this PyTorch has no usable CUDA GPU; choose "
+            "`device` cpu (or auto), or install a CUDA build of PyTorch"
         )
     return dev
 

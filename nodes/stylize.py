@@ -11,7 +11,8 @@ from ..ccpl_core.images import resize_short_side
 from ..ccpl_core.masks import DEFAULT_FEATHER
 from ..ccpl_core.option_specs import ALPHA, PRESERVE_COLOR, STYLE_SIZE, STYLE_WEIGHTS
 from ..ccpl_core.options import style_weights as parse_style_weights
-from ..ccpl_core.pipeline import Stylizer, model_bytes, step_bytes
+from ..ccpl_core.pipeline import Stylizer
+from ..ccpl_core.planner import model_bytes, step_bytes
 from ..ccpl_core.runtime import resolve_dtype
 from . import comfy_bridge as cb
 from .handle import SCTModelHandle

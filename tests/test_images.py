@@ -169,7 +169,7 @@ def test_pixel_limit_reads_only_the_header(tmp_path, monkeypatch):
     path = tmp_path / "huge.png"
     path.write_bytes(png_header(50000, 50000))
     for read in (load_image, load_frame, image_size):
-        with pytest.raises(InputError, match=r"huge.png is 50000x50000 .*limit.*--max-pixels"):
+        with pytest.raises(InputError, match=r"huge.png is 50000x50000 .*limit.*`max_pixels`"):
             read(path)
     path = tmp_path / "wide.png"
     path.write_bytes(png_header(3000, 2000))

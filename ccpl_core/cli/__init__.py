@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ..errors import describe, expected_errors
+from ..errors import describe, expected_errors, for_cli
 from . import evaluate, finetune, stylize, train, video, weights
 
 #: Sub-command modules; each has ``register(subparsers)`` that sets ``func`` on its parser.
@@ -73,5 +73,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ccpl {args.command}: interrupted", file=sys.stderr)
         return 130
     except expected_errors() as exc:
-        print(f"ccpl {args.command}: error: {describe(exc)}", file=sys.stderr)
+        print(f"ccpl {args.command}: error: {for_cli(describe(exc))}", file=sys.stderr)
         return 2

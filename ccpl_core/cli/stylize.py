@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from .. import masks
-from ..errors import InputError, describe, expected_errors
+from ..errors import InputError, describe, expected_errors, for_cli
 from ..images import (
     IMAGE_SUFFIXES,
     check_output_size,
@@ -145,7 +145,7 @@ class _Failures:
         self.names: list[str] = []
 
     def add(self, src: Path, exc: BaseException) -> None:
-        message = describe(exc)
+        message = for_cli(describe(exc))
         if str(src) not in message:
             message = f"{src}: {message}"
         print(f"ccpl stylize: error: {message}", file=sys.stderr)

@@ -145,7 +145,7 @@ class Trainer:
         if not torch.isfinite(total):
             raise FloatingPointError(
                 f"loss became {float(total)} at iteration {self.iteration}; lower the learning "
-                "rate or use --precision fp32"
+                "rate or train at `precision` fp32"
             )
         self.optim.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()

@@ -235,7 +235,9 @@ class FrameSink:
         suffix = self.path.suffix.lower()
         if suffix in VIDEO_SUFFIXES:
             if self.path.exists() and not overwrite:
-                raise InputError(f"output exists: {self.path} (use --overwrite)")
+                raise InputError(
+                    f"output exists: {self.path}; choose another name or allow `overwrite`"
+                )
             self.suffix = suffix
             codec, pix_fmt = VIDEO_CODECS[suffix]
             # 4:2:0 chroma needs even sizes: drop a last odd row/column rather than fail later
@@ -267,7 +269,10 @@ class FrameSink:
                     f"for frames or one of {', '.join(VIDEO_SUFFIXES)}"
                 )
             if self.path.exists() and any(self.path.iterdir()) and not overwrite:
-                raise InputError(f"output folder {self.path} is not empty (use --overwrite)")
+                raise InputError(
+                    f"output folder {self.path} is not empty; choose another folder or allow "
+                    "`overwrite`"
+                )
             self.path.mkdir(parents=True, exist_ok=True)
             (self.path / INCOMPLETE_MARK).write_text(
                 "this frames folder is being written or its run was interrupted\n"

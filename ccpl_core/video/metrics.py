@@ -49,7 +49,7 @@ def warping_error(
             raise InputError(
                 f"warping error: frame {idx}: the source is {_size(fin)} but the stylised frame "
                 f"is {_size(fout)}; compare the clip with the source at the size it was "
-                "stylised from (ccpl eval temporal --size)"
+                "stylised from (resize the source the same way)"
             )
         seen = idx + 1
         window.append((fin, fout.astype(np.float32) / (255.0 if fout.dtype == np.uint8 else 1.0)))

@@ -53,15 +53,15 @@ def convert(
     Returns ``{file name: {"sha256", "size", "ccpl.*" metadata}}``; see :func:`manifest_entries`.
     """
     if mode not in MODE_NAMES:
-        raise ModelError(f"--mode must be art or photo, got {mode!r}")
+        raise ModelError(f"mode: expected one of {', '.join(MODE_NAMES)}, got {mode!r}")
     if (decoder is None) != (sct is None):
-        raise ModelError("give both --decoder and --sct (a model needs both)")
+        raise ModelError("give both the decoder and the sct checkpoint (a model needs both)")
     if vgg is None and decoder is None:
-        raise ModelError("nothing to convert: give --vgg and/or --decoder with --sct")
+        raise ModelError("nothing to convert: give the vgg and/or the decoder with the sct")
     out = Path(output_dir)
     written: dict[str, dict] = {}
     if vgg is not None:
-        state = from_authors("art", vgg=read_checkpoint(vgg, "--vgg"))  # relu4_1 serves both
+        state = from_authors("art", vgg=read_checkpoint(vgg, "vgg"))  # relu4_1 serves both
         meta = {
             "ccpl.kind": "encoder",
             "ccpl.source": Path(vgg).name,
@@ -71,7 +71,7 @@ def convert(
         written[path.name] = {"sha256": sha256_file(path), "size": path.stat().st_size, **meta}
     if decoder is not None and sct is not None:
         state = from_authors(
-            mode, decoder=read_checkpoint(decoder, "--decoder"), sct=read_checkpoint(sct, "--sct")
+            mode, decoder=read_checkpoint(decoder, "decoder"), sct=read_checkpoint(sct, "sct")
         )
         meta = {
             "ccpl.kind": "model",

@@ -86,7 +86,7 @@ class Manifest:
     def default_model(self, mode: str = "art") -> str:
         name = self.default.get(mode)
         if not name:
-            raise ModelError(f"the manifest has no default {mode} model; choose one with --model")
+            raise ModelError(f"the manifest has no default {mode} model; name a `model`")
         return name
 
     def models(self) -> list[Entry]:
