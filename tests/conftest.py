@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,41 @@ def style() -> torch.Tensor:
 @pytest.fixture()
 def art_model_file(tmp_path, art_net) -> Path:
     return save_sctnet(art_net, tmp_path / "models" / "tiny_art.safetensors", include_encoder=True)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE = Path(__file__).parent / "fake_comfy"
+FAKE_MODULES = ("folder_paths", "comfy", "comfy.utils", "comfy.model_management", "comfy.cli_args")
+
+
+@pytest.fixture()
+def pack(tmp_path, monkeypatch):
+    """The node pack (the repository's __init__.py) imported on the fake ComfyUI in
+    tests/fake_comfy, its model folder under tmp_path; fake modules dropped afterwards."""
+    models = tmp_path / "models"
+    (models / "sct").mkdir(parents=True)
+    monkeypatch.setenv("FAKE_COMFY_MODELS", str(models))
+    monkeypatch.setenv("CCPL_MODELS_DIR", str(tmp_path / "unused"))
+    for name in FAKE_MODULES:
+        sys.modules.pop(name, None)
+    monkeypatch.syspath_prepend(str(FAKE))
+    spec = importlib.util.spec_from_file_location(
+        "ccpl_pack", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ccpl_pack"] = module
+    spec.loader.exec_module(module)
+    import comfy.model_management as mm
+    import comfy.utils as cu
+
+    cu.UPDATES.clear()
+    mm.CALLS.clear()
+    module.sct_dir = models / "sct"
+    module.mm, module.cu = mm, cu
+    module.cli_args = sys.modules["comfy.cli_args"].args
+    module.folder_paths = sys.modules["folder_paths"]
+    yield module
+    for name in [n for n in sys.modules if n == "ccpl_pack" or n.startswith("ccpl_pack.")]:
+        del sys.modules[name]
+    for name in FAKE_MODULES:
+        sys.modules.pop(name, None)

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
+from ccpl_core import Stylizer
 from ccpl_core.images import load_image
+from ccpl_core.models.untrained import random_sctnet
+from ccpl_core.training import CropSampler, PairBatches, TrainConfig, Trainer
+from ccpl_core.training.data import tensors_to_uint8
+from ccpl_core.video import FrameSink, FrameSource, VideoOptions, stylize_video
+from ccpl_core.video.temporal import Motion
+from ccpl_core.weights.files import save_sctnet, save_state, sha256_file
 
 DATA = Path(__file__).parent / "data"
 
@@ -58,3 +68,155 @@ def refused(rc: int, err: str, *needles: str, warnings: bool = False) -> str:
     for needle in needles:
         assert needle in line, (needle, line)
     return line
+
+
+# ---------------------------------------------------------------------------- node pack
+
+#: ComfyUI input types that are widgets (not links) in a workflow.
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
+
+
+# ---------------------------------------------------------------------------- video
+
+
+def pan_frames(n=10, h=96, w=128, step=3):
+    """A camera pan over a real photo: frame k is shifted by k*step pixels."""
+    img = np.asarray(Image.open(DATA / "astronaut.jpg").convert("RGB"))
+    return [img[20 : 20 + h, 10 + step * k : 10 + step * k + w].copy() for k in range(n)]
+
+
+def write_folder(frames, folder):
+    """Write ``frames`` (uint8 [H, W, 3]) as f0000.png, f0001.png, ... into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(frames):
+        Image.fromarray(f).save(folder / f"f{i:04d}.png")
+    return folder
+
+
+def stylize_folder(net, frames, tmp_path, name, **kw):
+    """Stylise ``frames`` with hubble through a frames folder; the output frames as arrays.
+
+    ``kw`` are :class:`VideoOptions`.
+    """
+    st = Stylizer(net)
+    style = st.prepare_style(load_image(DATA / "hubble.jpg")[0])
+    src = FrameSource(write_folder(frames, tmp_path / f"{name}_in"))
+    sink = FrameSink(tmp_path / name, src.info)
+    stylize_video(st, src, sink, style, VideoOptions(**kw))
+    return [np.asarray(Image.open(p)) for p in sorted((tmp_path / name).glob("*.png"))]
+
+
+def uniform_motion(h, w, dx=0.0, dy=0.0, mask=1.0):
+    """A :class:`Motion` (h x w) moving every pixel by (dx, dy), with reliability ``mask``."""
+    back = np.zeros((h, w, 2), np.float32)
+    back[..., 0], back[..., 1] = dx, dy
+    return Motion(back, np.full((h, w), mask, np.float32))
+
+
+# ---------------------------------------------------------------------------- weights
+
+
+def authors_checkpoints(mode: str, seed: int = 0):
+    """State dicts exactly as the authors' files hold them (full VGG, full decoder, SCT)."""
+    g = torch.Generator().manual_seed(seed)
+    full_vgg_convs = [0, 2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51]
+    shapes = [
+        (3, 3, 1),
+        (64, 3, 3),
+        (64, 64, 3),
+        (128, 64, 3),
+        (128, 128, 3),
+        (256, 128, 3),
+        (256, 256, 3),
+        (256, 256, 3),
+        (256, 256, 3),
+        (512, 256, 3),
+    ] + [(512, 512, 3)] * 7
+    vgg = {}
+    for idx, (o, i, k) in zip(full_vgg_convs, shapes, strict=True):
+        vgg[f"{idx}.weight"] = torch.randn(o, i, k, k, generator=g)
+        vgg[f"{idx}.bias"] = torch.randn(o, generator=g)
+    dec_shapes = {
+        1: (256, 512),
+        5: (256, 256),
+        8: (256, 256),
+        11: (256, 256),
+        14: (128, 256),
+        18: (128, 128),
+        21: (64, 128),
+        25: (64, 64),
+        28: (3, 64),
+    }
+    decoder = {}
+    for idx, (o, i) in dec_shapes.items():
+        decoder[f"{idx}.weight"] = torch.randn(o, i, 3, 3, generator=g)
+        decoder[f"{idx}.bias"] = torch.randn(o, generator=g)
+    sct = {
+        k: torch.randn(v.shape, generator=g)
+        for k, v in random_sctnet(mode).sct.state_dict().items()
+    }
+    return vgg, decoder, sct
+
+
+def tiny_manifest(tmp_path, net, hosted=False, sha=None):
+    """A manifest.json in ``tmp_path`` with ``net`` as model 'tiny' (the art default) and its
+    encoder as 'enc', both saved under tmp_path/models; ``sha`` overrides the model's checksum.
+    Returns (manifest path, models folder)."""
+    enc = {k: v for k, v in net.state_dict().items() if k.startswith("encoder.")}
+    models = tmp_path / "models"
+    e = save_state(enc, models / "enc.safetensors")
+    m = save_sctnet(net, models / "tiny.safetensors")
+    data = {
+        "schema_version": 1,
+        "default": {"art": "tiny"},
+        "models": {
+            "enc": {
+                "kind": "encoder",
+                "files": [{"name": e.name, "sha256": sha256_file(e), "size": e.stat().st_size}],
+            },
+            "tiny": {
+                "kind": "model",
+                "mode": "art",
+                "requires": ["enc"],
+                "license": "test",
+                "files": [
+                    {"name": m.name, "sha256": sha or sha256_file(m), "size": m.stat().st_size}
+                ],
+            },
+        },
+    }
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(data))
+    return path, models
+
+
+# ---------------------------------------------------------------------------- training
+
+PHOTOS = ("astronaut", "chelsea", "rocket")
+
+
+def samplers(crop=64):
+    """(content, style) crop samplers over PHOTOS and hubble at 128 x 128."""
+    contents = [tensors_to_uint8(image(n, 128))[0] for n in PHOTOS]
+    styles = [tensors_to_uint8(image("hubble", 128))[0]]
+    return CropSampler(contents, crop, "content"), CropSampler(styles, crop, "style")
+
+
+def make_trainer(tmp_path, iterations=6, seed=0, **kw):
+    """A tiny CPU float32 :class:`Trainer` of a random art net writing to ``tmp_path``;
+    ``kw`` are more :class:`TrainConfig` fields."""
+    torch.manual_seed(0)
+    net = random_sctnet("art", seed=1)
+    cfg = TrainConfig(
+        iterations=iterations,
+        batch_size=2,
+        crop=64,
+        workers=0,
+        log_every=1,
+        save_every=3,
+        precision="fp32",
+        seed=seed,
+        **kw,
+    )
+    c, s = samplers()
+    return Trainer(net, cfg, PairBatches(c, s, 2, seed), tmp_path, device="cpu")

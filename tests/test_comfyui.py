@@ -17,13 +17,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import WIDGET_TYPES
 
 ROOT = Path(__file__).resolve().parents[1]
 COMFYUI_DIR = os.environ.get("COMFYUI_DIR")
 pytestmark = pytest.mark.skipif(
     not COMFYUI_DIR, reason="set COMFYUI_DIR to a ComfyUI checkout to run the integration test"
 )
-WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 SEED_CONTROLS = {"fixed", "increment", "decrement", "randomize"}
 NODE_IDS = {
     "LoadSCTModel",

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_temporal import _motion
-from test_video import _stylize_folder, pan_frames
+from helpers import pan_frames, stylize_folder, uniform_motion
 
 from ccpl_core import InputError, Stylizer, load_image
 from ccpl_core.models.decoder import DETAIL_CHANNELS
@@ -32,7 +31,7 @@ def test_decoder_head_then_tail_is_the_decoder(net_name, request):
 def test_blend_along_flow_in_channel_groups_equals_one_group(monkeypatch):
     gen = torch.Generator().manual_seed(3)
     cur, prev = torch.randn(2, 10, 18, 22, generator=gen)
-    motion = _motion(18, 22, dx=1.3, dy=-0.4)
+    motion = uniform_motion(18, 22, dx=1.3, dy=-0.4)
     motion.mask[:5] = 0.3
     whole = blend_along_flow(cur, prev, motion, 0.6)
     monkeypatch.setattr(temporal, "_BLEND_GROUP_ELEMENTS", 3 * 18 * 22)  # groups of 3 channels
@@ -46,7 +45,7 @@ def test_blend_along_flow_in_channel_groups_equals_one_group(monkeypatch):
 def test_carry_along_flow_in_runs_equals_one_run():
     gen = torch.Generator().manual_seed(4)
     frames = torch.randn(4, 6, 8, 8, generator=gen)
-    motions = [None] + [_motion(8, 8, dx=0.5)] * 3
+    motions = [None] + [uniform_motion(8, 8, dx=0.5)] * 3
     whole = carry_along_flow(frames, None, motions, 0.5)
     first = carry_along_flow(frames[:1], None, motions[:1], 0.5)
     rest = carry_along_flow(frames[1:], first[-1], motions[1:], 0.5)
@@ -57,7 +56,7 @@ def test_carry_along_flow_in_runs_equals_one_run():
 
 
 def test_motion_padded_extends_edges():
-    m = _motion(16, 24, dx=8.0)
+    m = uniform_motion(16, 24, dx=8.0)
     m.mask[:, -1] = 0.5
     padded = m.padded(4, 6, 8, 8)
     assert padded.back.shape == (8, 8, 2) and padded.mask.shape == (8, 8)
@@ -68,9 +67,9 @@ def test_motion_padded_extends_edges():
 def test_detail_blend_chunking_and_out_of_memory_retry(tmp_path, art_net):
     frames = pan_frames(5, h=64, w=80)
     kw = {"statistics": "per-frame", "feature_blend": 0.9, "detail_blend": 0.5}
-    one = _stylize_folder(art_net, frames, tmp_path, "one", batch=1, **kw)
-    four = _stylize_folder(art_net, frames, tmp_path, "four", batch=4, **kw)
-    feature_only = _stylize_folder(
+    one = stylize_folder(art_net, frames, tmp_path, "one", batch=1, **kw)
+    four = stylize_folder(art_net, frames, tmp_path, "four", batch=4, **kw)
+    feature_only = stylize_folder(
         art_net, frames, tmp_path, "f", batch=4, **{**kw, "detail_blend": 0}
     )
     assert (

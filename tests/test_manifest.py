@@ -7,11 +7,11 @@ import shutil
 
 import pytest
 import torch
-from test_weights_layout import authors_checkpoints
+from helpers import authors_checkpoints, tiny_manifest
 
 from ccpl_core import ModelError, load_model
 from ccpl_core.cli import main
-from ccpl_core.weights.files import save_sctnet, save_state, sha256_file
+from ccpl_core.weights.files import sha256_file
 from ccpl_core.weights.manifest import DEFAULT_MANIFEST, load_manifest, parse_manifest
 
 
@@ -25,37 +25,8 @@ def test_project_manifest_is_valid():
         assert entry.license
 
 
-def _manifest(tmp_path, art_net, hosted=False, sha=None):
-    enc = {k: v for k, v in art_net.state_dict().items() if k.startswith("encoder.")}
-    models = tmp_path / "models"
-    e = save_state(enc, models / "enc.safetensors")
-    m = save_sctnet(art_net, models / "tiny.safetensors")
-    data = {
-        "schema_version": 1,
-        "default": {"art": "tiny"},
-        "models": {
-            "enc": {
-                "kind": "encoder",
-                "files": [{"name": e.name, "sha256": sha256_file(e), "size": e.stat().st_size}],
-            },
-            "tiny": {
-                "kind": "model",
-                "mode": "art",
-                "requires": ["enc"],
-                "license": "test",
-                "files": [
-                    {"name": m.name, "sha256": sha or sha256_file(m), "size": m.stat().st_size}
-                ],
-            },
-        },
-    }
-    path = tmp_path / "manifest.json"
-    path.write_text(json.dumps(data))
-    return path, models
-
-
 def test_load_by_name_and_default(tmp_path, art_net):
-    path, models = _manifest(tmp_path, art_net)
+    path, models = tiny_manifest(tmp_path, art_net)
     net = load_model("tiny", manifest=path, models_dir=models)
     assert net.info["name"] == "tiny"
     assert torch.equal(
@@ -66,7 +37,7 @@ def test_load_by_name_and_default(tmp_path, art_net):
 
 
 def test_wrong_sha_is_never_used(tmp_path, art_net):
-    path, models = _manifest(tmp_path, art_net, sha="0" * 64)
+    path, models = tiny_manifest(tmp_path, art_net, sha="0" * 64)
     before = (models / "tiny.safetensors").read_bytes()
     with pytest.raises(ModelError, match="does not match the sha256"):
         load_model("tiny", manifest=path, models_dir=models)
@@ -74,7 +45,7 @@ def test_wrong_sha_is_never_used(tmp_path, art_net):
 
 
 def test_missing_file_explains_manual_steps(tmp_path, art_net):
-    path, models = _manifest(tmp_path, art_net)
+    path, models = tiny_manifest(tmp_path, art_net)
     (models / "tiny.safetensors").unlink()
     with pytest.raises(ModelError, match=r"1 file.*missing.*place tiny\.safetensors in"):
         load_model("tiny", manifest=path, models_dir=models)
@@ -87,13 +58,13 @@ def test_missing_file_explains_manual_steps(tmp_path, art_net):
 
 
 def test_unknown_name(tmp_path, art_net):
-    path, models = _manifest(tmp_path, art_net)
+    path, models = tiny_manifest(tmp_path, art_net)
     with pytest.raises(ModelError, match=r"unknown model 'nope'.*known: tiny"):
         load_model("nope", manifest=path, models_dir=models)
 
 
 def test_env_manifest(tmp_path, art_net, monkeypatch):
-    path, models = _manifest(tmp_path, art_net)
+    path, models = tiny_manifest(tmp_path, art_net)
     monkeypatch.setenv("CCPL_MANIFEST", str(path))
     monkeypatch.setenv("CCPL_MODELS_DIR", str(models))
     assert load_model("tiny").mode == "art"
@@ -113,7 +84,7 @@ def test_env_manifest(tmp_path, art_net, monkeypatch):
     ],
 )
 def test_manifest_validation_errors(tmp_path, art_net, mutate, match):
-    path, _ = _manifest(tmp_path, art_net)
+    path, _ = tiny_manifest(tmp_path, art_net)
     data = json.loads(path.read_text())
     mutate(data)
     with pytest.raises(ModelError, match=match):
@@ -121,7 +92,7 @@ def test_manifest_validation_errors(tmp_path, art_net, mutate, match):
 
 
 def test_weights_list_and_verify_commands(tmp_path, art_net, capsys):
-    path, models = _manifest(tmp_path, art_net)
+    path, models = tiny_manifest(tmp_path, art_net)
     assert main(["weights", "--manifest", str(path), "--models-dir", str(models), "list"]) == 0
     out = capsys.readouterr().out
     assert "tiny" in out and "present" in out and "(default)" in out

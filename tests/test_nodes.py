@@ -11,45 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import image
+from helpers import WIDGET_TYPES, image, pan_frames, write_folder
 
 from ccpl_core.models.untrained import random_sctnet
 from ccpl_core.weights.files import save_sctnet
 
 ROOT = Path(__file__).resolve().parents[1]
-FAKE = Path(__file__).parent / "fake_comfy"
-FAKE_MODULES = ("folder_paths", "comfy", "comfy.utils", "comfy.model_management", "comfy.cli_args")
-
-
-@pytest.fixture()
-def pack(tmp_path, monkeypatch):
-    models = tmp_path / "models"
-    (models / "sct").mkdir(parents=True)
-    monkeypatch.setenv("FAKE_COMFY_MODELS", str(models))
-    monkeypatch.setenv("CCPL_MODELS_DIR", str(tmp_path / "unused"))
-    for name in FAKE_MODULES:
-        sys.modules.pop(name, None)
-    monkeypatch.syspath_prepend(str(FAKE))
-    spec = importlib.util.spec_from_file_location(
-        "ccpl_pack", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ccpl_pack"] = module
-    spec.loader.exec_module(module)
-    import comfy.model_management as mm
-    import comfy.utils as cu
-
-    cu.UPDATES.clear()
-    mm.CALLS.clear()
-    module.sct_dir = models / "sct"
-    module.mm, module.cu = mm, cu
-    module.cli_args = sys.modules["comfy.cli_args"].args
-    module.folder_paths = sys.modules["folder_paths"]
-    yield module
-    for name in [n for n in sys.modules if n == "ccpl_pack" or n.startswith("ccpl_pack.")]:
-        del sys.modules[name]
-    for name in FAKE_MODULES:
-        sys.modules.pop(name, None)
 
 
 def comfy_image(x: torch.Tensor) -> torch.Tensor:
@@ -358,8 +325,6 @@ def test_finetune_node_bad_input(pack, tiny_model, kw, match):
     "option", [{"flow_blend": 0.8}, {"feature_blend": 0.9}, {"detail_blend": 0.8}]
 )
 def test_video_temporal_blend_reduces_warping_error(pack, tiny_model, option):
-    from test_video import pan_frames
-
     from ccpl_core.video.metrics import warping_error
 
     handle, _ = tiny_model
@@ -380,7 +345,6 @@ def test_video_temporal_blend_reduces_warping_error(pack, tiny_model, option):
 def test_video_feature_blend_equals_core_streaming(pack, tiny_model, monkeypatch, tmp_path):
     """The node (whole clip, chunked by the memory budget) matches the core's streaming engine."""
     from PIL import Image
-    from test_video import pan_frames, write_folder
 
     from ccpl_core import Stylizer
     from ccpl_core.video import FrameSink, FrameSource, VideoOptions, stylize_video
@@ -413,8 +377,6 @@ def test_example_workflows_match_node_widgets(pack):
     """Saved workflows map widget values by position: every example must fit the node inputs."""
     import json
 
-    from test_comfyui import WIDGET_TYPES
-
     for path in sorted((Path(__file__).resolve().parents[1] / "example_workflows").glob("*.json")):
         for n in json.loads(path.read_text())["nodes"]:
             cls = pack.NODE_CLASS_MAPPINGS.get(n["type"])
@@ -443,8 +405,6 @@ class _BatchManager:
 
 
 def test_video_meta_batch_windows_continue_the_clip(pack, tiny_model):
-    from test_video import pan_frames
-
     handle, _ = tiny_model
     frames = torch.from_numpy(np.stack(pan_frames(8))).float() / 255
     style = comfy_image(image("hubble"))

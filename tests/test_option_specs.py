@@ -11,9 +11,7 @@ import math
 from dataclasses import fields
 
 import pytest
-from helpers import refused, run
-from test_manifest import _manifest
-from test_nodes import pack  # noqa: F401  (fixture: the node pack on a fake ComfyUI)
+from helpers import refused, run, tiny_manifest
 
 from ccpl_core import option_specs as specs
 from ccpl_core.cli import build_parser
@@ -262,7 +260,7 @@ def test_finetune_without_model_uses_the_manifest_default(capsys, monkeypatch, t
 
     from ccpl_core.cli import finetune as finetune_cli
 
-    manifest, models = _manifest(tmp_path, art_net)
+    manifest, models = tiny_manifest(tmp_path, art_net)
     content = tmp_path / "content"
     content.mkdir()
     Image.new("RGB", (64, 64), (90, 120, 30)).save(content / "a.png")
@@ -292,7 +290,7 @@ def test_finetune_without_model_uses_the_manifest_default(capsys, monkeypatch, t
 # ------------------------------------------------------------------------------ the nodes
 
 
-def test_node_widgets_follow_the_declarations(pack):  # noqa: F811
+def test_node_widgets_follow_the_declarations(pack):
     inputs = node_inputs(pack)
     assert {opt.name for _, _, _, opt in inputs} >= {
         "alpha",
@@ -335,7 +333,7 @@ def test_node_widgets_follow_the_declarations(pack):  # noqa: F811
             assert _accepts(option, bound), where  # the CLI takes every value a widget offers
 
 
-def test_cli_and_nodes_agree(pack):  # noqa: F811
+def test_cli_and_nodes_agree(pack):
     """Where both surfaces have an option: one default, one list of choices, one valid range."""
     cli = {}
     for command, action, option in FLAGS:

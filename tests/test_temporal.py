@@ -6,23 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_video import _stylize_folder, pan_frames
+from helpers import pan_frames, stylize_folder, uniform_motion
 
 from ccpl_core import Stylizer, load_image, load_model, resize_short_side
 from ccpl_core.video.engine import ClipStylizer, VideoOptions
 from ccpl_core.video.metrics import style_distance, warping_error
-from ccpl_core.video.temporal import Motion, carry_along_flow, estimate_motion
+from ccpl_core.video.temporal import carry_along_flow, estimate_motion
 from ccpl_core.weights.manifest import REPO_ROOT
 
 
-def _motion(h, w, dx=0.0, dy=0.0, mask=1.0):
-    back = np.zeros((h, w, 2), np.float32)
-    back[..., 0], back[..., 1] = dx, dy
-    return Motion(back, np.full((h, w), mask, np.float32))
-
-
 def test_motion_resampling_scales_vectors():
-    m = _motion(64, 96, dx=8.0, dy=-4.0)
+    m = uniform_motion(64, 96, dx=8.0, dy=-4.0)
     back, mask = m.at(8, 12)
     assert back.shape == (8, 12, 2) and mask.shape == (8, 12)
     assert np.allclose(back[..., 0], 1.0) and np.allclose(back[..., 1], -0.5)
@@ -50,18 +44,19 @@ def test_feature_blender_carries_features_along_the_motion():
     cur[..., :-2] = prev[..., 2:]
     first = carry_along_flow(prev, None, [None], 1.0)
     assert torch.equal(first, prev)  # nothing to carry for a clip's first frame
-    motion = _motion(12, 20, dx=2.0)
+    motion = uniform_motion(12, 20, dx=2.0)
     motion.mask[:, -2:] = 0.0  # the columns that entered the view are occluded in frame 0
     out = carry_along_flow(cur, first[-1], [motion], 1.0)
     assert torch.allclose(out, cur, atol=1e-4)  # carried where visible, own features elsewhere
-    off = carry_along_flow(cur, prev[0], [_motion(12, 20, dx=-2.0)], 1.0)  # the opposite motion
+    opposite = uniform_motion(12, 20, dx=-2.0)
+    off = carry_along_flow(cur, prev[0], [opposite], 1.0)
     assert not torch.allclose(off, cur, atol=0.1)
 
 
 def test_feature_blender_keeps_channel_moments_and_runs_equal_one_run():
     gen = torch.Generator().manual_seed(1)
     frames = torch.randn(3, 8, 10, 10, generator=gen) * 3 + 1
-    motions = [None, _motion(10, 10, dx=0.5), _motion(10, 10, dy=0.7)]
+    motions = [None, uniform_motion(10, 10, dx=0.5), uniform_motion(10, 10, dy=0.7)]
     out = carry_along_flow(frames, None, motions, 0.95)
     for o, f in zip(out[1:], frames[1:], strict=True):
         assert not torch.allclose(o, f, atol=1e-3)  # something was carried over
@@ -104,9 +99,9 @@ def test_clip_state_moves_on_only_after_frames_are_done(art_net, style):
 def test_feature_blend_chunking_equals_unchunked(tmp_path, art_net):
     frames = pan_frames(6)
     kw = {"statistics": "per-frame", "feature_blend": 0.9}
-    a = _stylize_folder(art_net, frames, tmp_path, "a", batch=1, **kw)
-    b = _stylize_folder(art_net, frames, tmp_path, "b", batch=4, **kw)
-    plain = _stylize_folder(
+    a = stylize_folder(art_net, frames, tmp_path, "a", batch=1, **kw)
+    b = stylize_folder(art_net, frames, tmp_path, "b", batch=4, **kw)
+    plain = stylize_folder(
         art_net, frames, tmp_path, "p", batch=4, statistics="per-frame", feature_blend=0.0
     )
     assert max(np.abs(x.astype(int) - y.astype(int)).max() for x, y in zip(a, b, strict=True)) <= 1
@@ -116,7 +111,7 @@ def test_feature_blend_chunking_equals_unchunked(tmp_path, art_net):
 
 def test_clip_stylizer_in_memory_equals_streaming(tmp_path, art_net):
     frames = pan_frames(5)
-    streamed = _stylize_folder(
+    streamed = stylize_folder(
         art_net,
         frames,
         tmp_path,

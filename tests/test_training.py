@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import DATA, image
+from helpers import DATA, PHOTOS, image, make_trainer, samplers
 
 from ccpl_core import InputError, ModelError, load_model
 from ccpl_core.cli import main
@@ -12,36 +12,9 @@ from ccpl_core.losses import style_loss
 from ccpl_core.models import SCTNet
 from ccpl_core.models.untrained import random_sctnet
 from ccpl_core.training import CropSampler, PairBatches, TrainConfig, Trainer, export_checkpoint
-from ccpl_core.training.data import tensors_to_uint8
 from ccpl_core.training.finetune import finetune
 from ccpl_core.weights.files import read_state, save_state
 from ccpl_core.weights.vgg_import import build_encoder
-
-PHOTOS = ("astronaut", "chelsea", "rocket")
-
-
-def samplers(crop=64):
-    contents = [tensors_to_uint8(image(n, 128))[0] for n in PHOTOS]
-    styles = [tensors_to_uint8(image("hubble", 128))[0]]
-    return CropSampler(contents, crop, "content"), CropSampler(styles, crop, "style")
-
-
-def make_trainer(tmp_path, iterations=6, seed=0, **kw):
-    torch.manual_seed(0)
-    net = random_sctnet("art", seed=1)
-    cfg = TrainConfig(
-        iterations=iterations,
-        batch_size=2,
-        crop=64,
-        workers=0,
-        log_every=1,
-        save_every=3,
-        precision="fp32",
-        seed=seed,
-        **kw,
-    )
-    c, s = samplers()
-    return Trainer(net, cfg, PairBatches(c, s, 2, seed), tmp_path, device="cpu")
 
 
 def _fixed_batch_loss(t: Trainer) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_training import make_trainer, samplers
+from helpers import make_trainer, samplers
 
 from ccpl_core import InputError, ModelError
 from ccpl_core.cli import main

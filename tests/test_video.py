@@ -9,27 +9,13 @@ import av
 import numpy as np
 import pytest
 import torch
-from helpers import DATA
+from helpers import DATA, pan_frames, stylize_folder, write_folder
 from PIL import Image
 
 from ccpl_core import InputError, Stylizer
 from ccpl_core.cli import main
-from ccpl_core.images import load_image
-from ccpl_core.video import FrameSink, FrameSource, VideoOptions, stylize_video
+from ccpl_core.video import FrameSink, FrameSource, VideoOptions
 from ccpl_core.video.metrics import warping_error
-
-
-def pan_frames(n=10, h=96, w=128, step=3):
-    """A camera pan over a real photo: frame k is shifted by k*step pixels."""
-    img = np.asarray(Image.open(DATA / "astronaut.jpg").convert("RGB"))
-    return [img[20 : 20 + h, 10 + step * k : 10 + step * k + w].copy() for k in range(n)]
-
-
-def write_folder(frames, folder):
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, f in enumerate(frames):
-        Image.fromarray(f).save(folder / f"f{i:04d}.png")
-    return folder
 
 
 def write_video(frames, path, fps=12, audio=False):
@@ -129,20 +115,11 @@ def test_bad_inputs(tmp_path):
         FrameSource(tmp_path / "nope.mp4")
 
 
-def _stylize_folder(art_net, frames, tmp_path, name, **kw):
-    st = Stylizer(art_net)
-    style = st.prepare_style(load_image(DATA / "hubble.jpg")[0])
-    src = FrameSource(write_folder(frames, tmp_path / f"{name}_in"))
-    sink = FrameSink(tmp_path / name, src.info)
-    stylize_video(st, src, sink, style, VideoOptions(**kw))
-    return [np.asarray(Image.open(p)) for p in sorted((tmp_path / name).glob("*.png"))]
-
-
 def test_chunking_equals_unchunked(tmp_path, art_net):
     frames = pan_frames(7)
     for stats in ("per-frame", "clip", "running"):
-        a = _stylize_folder(art_net, frames, tmp_path, f"a_{stats}", batch=1, statistics=stats)
-        b = _stylize_folder(art_net, frames, tmp_path, f"b_{stats}", batch=4, statistics=stats)
+        a = stylize_folder(art_net, frames, tmp_path, f"a_{stats}", batch=1, statistics=stats)
+        b = stylize_folder(art_net, frames, tmp_path, f"b_{stats}", batch=4, statistics=stats)
         assert len(a) == 7
         if stats == "running":  # running statistics depend on the chunking by design
             continue
@@ -180,8 +157,8 @@ def test_metric_static_and_flicker(flow):
 
 def test_flow_blend_lowers_warping_error(tmp_path, art_net):
     frames = pan_frames(8)
-    plain = _stylize_folder(art_net, frames, tmp_path, "plain", feature_blend=0.0)
-    blended = _stylize_folder(art_net, frames, tmp_path, "blend", feature_blend=0.0, flow_blend=0.8)
+    plain = stylize_folder(art_net, frames, tmp_path, "plain", feature_blend=0.0)
+    blended = stylize_folder(art_net, frames, tmp_path, "blend", feature_blend=0.0, flow_blend=0.8)
     e_plain, e_blend = warping_error(frames, plain), warping_error(frames, blended)
     assert e_blend < 0.8 * e_plain
 

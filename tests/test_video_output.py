@@ -9,7 +9,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from test_video import pan_frames, write_folder
+from helpers import pan_frames, write_folder
 
 from ccpl_core import InputError
 from ccpl_core.video import FrameSink, FrameSource

@@ -4,54 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import authors_checkpoints
 from safetensors.torch import save_file
 
 from ccpl_core import ModelError, load_model
 from ccpl_core.models.untrained import random_sctnet
 from ccpl_core.weights import from_authors, load_sctnet, read_state, save_sctnet, to_authors
 from ccpl_core.weights.files import save_state, sha256_file
-
-
-def authors_checkpoints(mode: str, seed: int = 0):
-    """State dicts exactly as the authors' files hold them (full VGG, full decoder, SCT)."""
-    g = torch.Generator().manual_seed(seed)
-    full_vgg_convs = [0, 2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51]
-    shapes = [
-        (3, 3, 1),
-        (64, 3, 3),
-        (64, 64, 3),
-        (128, 64, 3),
-        (128, 128, 3),
-        (256, 128, 3),
-        (256, 256, 3),
-        (256, 256, 3),
-        (256, 256, 3),
-        (512, 256, 3),
-    ] + [(512, 512, 3)] * 7
-    vgg = {}
-    for idx, (o, i, k) in zip(full_vgg_convs, shapes, strict=True):
-        vgg[f"{idx}.weight"] = torch.randn(o, i, k, k, generator=g)
-        vgg[f"{idx}.bias"] = torch.randn(o, generator=g)
-    dec_shapes = {
-        1: (256, 512),
-        5: (256, 256),
-        8: (256, 256),
-        11: (256, 256),
-        14: (128, 256),
-        18: (128, 128),
-        21: (64, 128),
-        25: (64, 64),
-        28: (3, 64),
-    }
-    decoder = {}
-    for idx, (o, i) in dec_shapes.items():
-        decoder[f"{idx}.weight"] = torch.randn(o, i, 3, 3, generator=g)
-        decoder[f"{idx}.bias"] = torch.randn(o, generator=g)
-    sct = {
-        k: torch.randn(v.shape, generator=g)
-        for k, v in random_sctnet(mode).sct.state_dict().items()
-    }
-    return vgg, decoder, sct
 
 
 @pytest.mark.parametrize("mode", ["art", "photo"])
