@@ -34,7 +34,7 @@ def test_blend_along_flow_in_channel_groups_equals_one_group(monkeypatch):
     motion = uniform_motion(18, 22, dx=1.3, dy=-0.4)
     motion.mask[:5] = 0.3
     whole = blend_along_flow(cur, prev, motion, 0.6)
-    monkeypatch.setattr(temporal, "_BLEND_GROUP_ELEMENTS", 3 * 18 * 22)  # groups of 3 channels
+    monkeypatch.setattr(temporal, "BLEND_GROUP_ELEMENTS", 3 * 18 * 22)  # groups of 3 channels
     grouped = blend_along_flow(cur, prev, motion, 0.6)
     assert torch.allclose(whole, grouped, atol=1e-6)
     assert not torch.allclose(whole, cur, atol=1e-2)

@@ -300,12 +300,12 @@ def test_read_only_output_folder(f, capsys):
 
 def test_unwritable_output_folder_as_root_sees_it(f, capsys, monkeypatch):
     """What a read-only folder gives (root writes anywhere, so the refusal is simulated)."""
-    import ccpl_core.images as images
+    import tempfile
 
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(images.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
     rc, _, err = run(capsys, *stylize(f, "-o", f["out"] / "a.png"))
     refused(rc, err, str(f["out"]), "Permission denied", "permissions")
     assert not f["out"].exists()

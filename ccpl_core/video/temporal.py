@@ -137,7 +137,7 @@ def carry_along_flow(
 
 #: Float32 elements per channel group in :func:`blend_along_flow` (64 MB of temporaries), so a
 #: full-resolution activation map is blended without a float32 copy of the whole map.
-_BLEND_GROUP_ELEMENTS = 16 * 1024 * 1024
+BLEND_GROUP_ELEMENTS = 16 * 1024 * 1024
 
 
 def blend_along_flow(
@@ -158,7 +158,7 @@ def blend_along_flow(
     grid_t = torch.from_numpy(np.stack([sx, sy], axis=-1))[None].to(cur.device)
     weight = torch.from_numpy(mask * strength).to(cur.device)[None]
     out = torch.empty_like(cur)
-    group = max(1, _BLEND_GROUP_ELEMENTS // (h * w))
+    group = max(1, BLEND_GROUP_ELEMENTS // (h * w))
     dims = (1, 2)
     for c0 in range(0, c, group):
         part = slice(c0, c0 + group)
