@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import DATA
+from helpers import DATA, run
 from PIL import Image
 
 from ccpl_core.cli import main
@@ -20,22 +20,17 @@ def files(tmp_path, art_model_file):
     return {"content": content, "style": style, "model": art_model_file, "tmp": tmp_path}
 
 
+def stylize(files, out, *extra, contents=None) -> list[str]:
+    """``ccpl stylize`` arguments: chelsea (or ``contents``) in hubble's style with the tiny art
+    model, written to ``out``; then ``extra``."""
+    contents = contents or [files["content"]]
+    args = ["stylize", *contents, "--style", files["style"], "--model", files["model"], "-o", out]
+    return [str(a) for a in [*args, *extra]]
+
+
 def test_single_file(files):
     out = files["tmp"] / "out.png"
-    rc = main(
-        [
-            "stylize",
-            str(files["content"]),
-            "--style",
-            str(files["style"]),
-            "--model",
-            str(files["model"]),
-            "--size",
-            "96",
-            "-o",
-            str(out),
-        ]
-    )
+    rc = main(stylize(files, out, "--size", 96))
     assert rc == 0
     im = Image.open(out)
     assert im.size == (144, 96)  # shorter side resized to 96, aspect kept
@@ -43,28 +38,10 @@ def test_single_file(files):
 
 def test_size_zero_keeps_input_size_and_folder_output(files):
     outdir = files["tmp"] / "many"
-    rc = main(
-        [
-            "stylize",
-            str(files["content"]),
-            str(DATA / "rocket.jpg"),
-            "--style",
-            str(files["style"]),
-            "--style",
-            str(DATA / "astronaut.jpg"),
-            "--style-weights",
-            "0.7,0.3",
-            "--model",
-            str(files["model"]),
-            "--size",
-            "0",
-            "--alpha",
-            "0.5",
-            "--preserve-color",
-            "-o",
-            str(outdir),
-        ]
-    )
+    contents = [files["content"], DATA / "rocket.jpg"]
+    second_style = ["--style", DATA / "astronaut.jpg", "--style-weights", "0.7,0.3"]
+    options = ["--size", 0, "--alpha", 0.5, "--preserve-color"]
+    rc = main(stylize(files, outdir, *second_style, *options, contents=contents))
     assert rc == 0
     outs = sorted(p.name for p in outdir.iterdir())
     assert outs == ["chelsea_stylized.png", "rocket_stylized.png"]
@@ -77,24 +54,8 @@ def test_mask_and_outside_style(files):
     mask[:, : w // 2] = 255
     Image.fromarray(mask).save(files["tmp"] / "mask.png")
     out = files["tmp"] / "masked.png"
-    rc = main(
-        [
-            "stylize",
-            str(files["content"]),
-            "--style",
-            str(files["style"]),
-            "--model",
-            str(files["model"]),
-            "--size",
-            "0",
-            "--mask",
-            str(files["tmp"] / "mask.png"),
-            "--mask-feather",
-            "0",
-            "-o",
-            str(out),
-        ]
-    )
+    mask_flags = ["--mask", files["tmp"] / "mask.png", "--mask-feather", 0]
+    rc = main(stylize(files, out, "--size", 0, *mask_flags))
     assert rc == 0
     result = np.asarray(Image.open(out)).astype(int)
     original = np.asarray(Image.open(files["content"]).convert("RGB")).astype(int)
@@ -113,40 +74,15 @@ def test_mask_and_outside_style(files):
     ],
 )
 def test_errors_are_reported_not_raised(files, capsys, extra, message):
-    rc = main(
-        [
-            "stylize",
-            str(files["content"]),
-            "--style",
-            str(files["style"]),
-            "--model",
-            str(files["model"]),
-            "--size",
-            "64",
-            "-o",
-            str(files["tmp"] / "o.png"),
-            *extra,
-        ]
-    )
+    rc, _, err = run(capsys, *stylize(files, files["tmp"] / "o.png", "--size", 64, *extra))
     assert rc == 2
-    assert message in capsys.readouterr().err
+    assert message in err
 
 
 def test_existing_output_is_not_overwritten(files, capsys):
     out = files["tmp"] / "exists.png"
     out.write_bytes(b"user data")
-    args = [
-        "stylize",
-        str(files["content"]),
-        "--style",
-        str(files["style"]),
-        "--model",
-        str(files["model"]),
-        "--size",
-        "64",
-        "-o",
-        str(out),
-    ]
+    args = stylize(files, out, "--size", 64)
     assert main(args) == 2
     assert out.read_bytes() == b"user data"
     assert "--overwrite" in capsys.readouterr().err
@@ -155,45 +91,16 @@ def test_existing_output_is_not_overwritten(files, capsys):
 
 
 def test_several_inputs_need_a_folder(files, capsys):
-    rc = main(
-        [
-            "stylize",
-            str(files["content"]),
-            str(files["content"]),
-            "--style",
-            str(files["style"]),
-            "--model",
-            str(files["model"]),
-            "-o",
-            str(files["tmp"] / "x.png"),
-        ]
-    )
+    contents = [files["content"], files["content"]]
+    rc = main(stylize(files, files["tmp"] / "x.png", contents=contents))
     assert rc == 2 and "output folder" in capsys.readouterr().err
 
 
 def test_python_dash_m(files):
     out = files["tmp"] / "m.jpg"
+    args = stylize(files, out, "--size", 64, "--precision", "auto")
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ccpl_core",
-            "stylize",
-            str(files["content"]),
-            "--style",
-            str(files["style"]),
-            "--model",
-            str(files["model"]),
-            "--size",
-            "64",
-            "--precision",
-            "auto",
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+        [sys.executable, "-m", "ccpl_core", *args], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr
     assert Image.open(out).size == (96, 64)
