@@ -24,7 +24,8 @@ from .inputs import comfy_input, run_precision_input
 from .stylize import check_handle, make_stylizer, release, style_images
 
 #: The node's statistics: the library's without running (the list saved workflows know).
-STATISTICS = tuple(s for s in STATISTICS_OPTION.choices if s != "running")
+#: ``running`` came last (saved workflows keep their choice by name)
+STATISTICS = STATISTICS_OPTION.choices
 #: Prepared styles of recent runs, so VideoHelperSuite's meta-batch windows reuse one encoding.
 #: Per model object (weakly held: a model that is gone takes its entry along; an id() could be
 #: reused by a newly loaded model): the style key and the style prepared for it (on the CPU).
@@ -70,8 +71,10 @@ class VideoFrameStylize:
                     STATISTICS_OPTION,
                     choices=STATISTICS,
                     tooltip="per-frame: like images; clip: normalise all frames with the "
-                    "statistics of the frames this node receives (one look for them). With a "
-                    "meta-batch that is each window on its own, not the whole clip.",
+                    "statistics of the frames this node receives (one look for them; with a "
+                    "meta-batch, each window on its own); running: the statistics of the frames "
+                    "so far, carried across meta-batch windows (one look for the whole clip "
+                    "without reading it twice).",
                 ),
             },
             "optional": {
@@ -84,8 +87,8 @@ class VideoFrameStylize:
                     {
                         "tooltip": "VideoHelperSuite's Meta Batch Manager (the one Load Video "
                         "uses): each window then continues the previous window's temporal "
-                        "blending, so there is no jump at window boundaries (clip statistics "
-                        "remain per window)."
+                        "blending (and running statistics), so there is no jump at window "
+                        "boundaries (clip statistics remain per window)."
                     },
                 ),
                 "detail_blend": comfy_input(DETAIL_BLEND),

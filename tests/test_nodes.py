@@ -452,6 +452,35 @@ def test_video_meta_batch_windows_continue_the_clip(pack, tiny_model):
         run(frames[0:2], meta_batch=object(), unique_id="9")
 
 
+def test_video_running_statistics_carry_on_across_windows(pack, tiny_model):
+    from ccpl_core import Stylizer
+    from ccpl_core.video import VideoOptions
+    from ccpl_core.video.engine import ClipStylizer
+
+    handle, _ = tiny_model
+    frames = torch.from_numpy(np.stack(pan_frames(6))).float() / 255
+    style = comfy_image(image("hubble"))
+    vid = node(pack, "CCPLVideoFrameStylize")
+    manager = _BatchManager()
+
+    def run(clip, **kw):
+        with torch.inference_mode():
+            out = vid.stylize_frames(handle, clip, style, 1.0, "none", 0, "running", **kw)
+        return out[0]
+
+    windows = [run(frames[i : i + 3], meta_batch=manager, unique_id="5") for i in (0, 3)]
+    # the core's clip stylizer fed the same windows: the statistics of all frames so far
+    st = Stylizer(handle.net)
+    prepared = st.prepare_style(style.permute(0, 3, 1, 2))
+    clip = ClipStylizer(prepared, VideoOptions(statistics="running"))
+    x = frames.permute(0, 3, 1, 2)
+    expected = torch.cat([clip(st, x[:3]), clip(st, x[3:])]).permute(0, 2, 3, 1)
+    assert torch.allclose(torch.cat(windows), expected, atol=1e-4)
+    # the second window alone sees only its own frames: a different normalisation
+    alone = run(frames[3:6])
+    assert (alone - windows[1]).abs().max() > 1e-3
+
+
 # ------------------------------------------------------------------ memory and devices in ComfyUI
 GIB = 2**30
 #: A 4K frame (3840 x 2160) as ComfyUI's old request sized it: whole float32 frames, 700 B/pixel.
