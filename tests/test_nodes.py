@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -47,7 +48,10 @@ def test_mappings_and_tooltips(pack):
     assert set(pack.NODE_DISPLAY_NAME_MAPPINGS) == set(pack.NODE_CLASS_MAPPINGS)
     for node_id, cls in pack.NODE_CLASS_MAPPINGS.items():
         assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) and all(cls.OUTPUT_TOOLTIPS)
-        assert (ROOT / "web/docs" / f"{node_id}.md").stat().st_size > 200  # help panel page
+        page = ROOT / "web/docs" / f"{node_id}.md"
+        assert page.stat().st_size > 200  # help panel page
+        for picture in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", page.read_text()):
+            assert (page.parent / picture).is_file(), f"{page.name}: {picture} is missing"
         spec = cls.INPUT_TYPES()
         assert set(spec.get("hidden", {}).values()) <= {"UNIQUE_ID"}
         for kind, group in spec.items():

@@ -203,3 +203,23 @@ def test_bundled_folders_are_relative_to_their_own_manifest(tmp_path):
     with pytest.raises(ModelError, match="reinstall the package") as info:
         locate(man, "enc", empty)
     assert "git" not in str(info.value)  # not a checkout: no git advice
+
+
+def test_comfy_registry_metadata():
+    """pyproject.toml carries what the Comfy Registry reads, and the icon it points to exists."""
+    tomllib = pytest.importorskip("tomllib")
+    from PIL import Image
+
+    meta = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    project, comfy = meta["project"], meta["tool"]["comfy"]
+    assert project["name"] and project["version"] and project["description"]
+    assert project["license"] == "Apache-2.0"
+    assert "Apache License" in (REPO_ROOT / "LICENSE").read_text()[:200]
+    repo = project["urls"]["Repository"]
+    assert repo.startswith("https://github.com/")
+    for key in ("PublisherId", "DisplayName", "Icon", "requires-comfyui"):
+        assert comfy[key], key
+    raw = repo.replace("https://github.com/", "https://raw.githubusercontent.com/") + "/main/"
+    assert comfy["Icon"].startswith(raw)
+    with Image.open(REPO_ROOT / comfy["Icon"][len(raw) :]) as icon:
+        assert icon.width == icon.height <= 400

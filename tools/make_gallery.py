@@ -1,4 +1,4 @@
-"""Regenerate docs/gallery.jpg (art) and docs/gallery_photo.jpg from the default models.
+"""Regenerate web/docs/gallery.jpg (art) and web/docs/gallery_photo.jpg from the default models.
 
     python tools/make_gallery.py --paintings ../shared/data/paintings [--clip bikes.mp4]
 
@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--paintings", default=None, help="folder of the public-domain paintings")
     ap.add_argument("--clip", default=None, help="a video whose frames make a last row")
     ap.add_argument("--model", default=None)
-    ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "gallery.jpg"))
+    ap.add_argument("-o", "--output", default=str(ROOT / "web" / "docs" / "gallery.jpg"))
     args = ap.parse_args()
     st = Stylizer(load_model(args.model), precision="fp32")
     styles = [ROOT / "examples/style/starry_night.jpg"]

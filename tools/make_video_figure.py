@@ -1,4 +1,4 @@
-"""Regenerate docs/video_coherence.jpg: per-frame vs feature-blended frames and their flicker.
+"""Regenerate web/docs/video_coherence.jpg: per-frame vs feature-blended frames and their flicker.
 
     python tools/make_video_figure.py --clip vtest.avi [--start 20] [--size 272]
 
@@ -31,7 +31,7 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=20, help="first frame shown")
     ap.add_argument("--warmup", type=int, default=10, help="frames run before the first shown")
     ap.add_argument("--size", type=int, default=272)
-    ap.add_argument("-o", "--output", default=str(ROOT / "docs" / "video_coherence.jpg"))
+    ap.add_argument("-o", "--output", default=str(ROOT / "web" / "docs" / "video_coherence.jpg"))
     args = ap.parse_args()
 
     first = max(0, args.start - args.warmup)
