@@ -223,3 +223,41 @@ def test_comfy_registry_metadata():
     assert comfy["Icon"].startswith(raw)
     with Image.open(REPO_ROOT / comfy["Icon"][len(raw) :]) as icon:
         assert icon.width == icon.height <= 400
+
+
+IMPORTED_AS_A_COMFYUI_PACK = r"""
+import importlib, importlib.abc, importlib.util, sys
+from pathlib import Path
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    # ComfyUI's venv has no top-level ccpl_core: only the pack folder, imported by path
+    def find_spec(self, name, path=None, target=None):
+        if name == "ccpl_core" or name.startswith("ccpl_core."):
+            raise ImportError(f"No module named {name!r}")
+
+sys.meta_path.insert(0, NotInstalled())
+root = Path(sys.argv[1])
+spec = importlib.util.spec_from_file_location(
+    "ComfyUI-CCPL", root / "__init__.py", submodule_search_locations=[str(root)]
+)
+pack = importlib.util.module_from_spec(spec)
+sys.modules["ComfyUI-CCPL"] = pack
+spec.loader.exec_module(pack)
+manifest = importlib.import_module("ComfyUI-CCPL.ccpl_core.weights.manifest")
+loading = importlib.import_module("ComfyUI-CCPL.ccpl_core.loading")
+net = loading.load_model()
+print(manifest.DEFAULT_MANIFEST, net.mode)
+"""
+
+
+def test_the_pack_imported_by_path_finds_its_manifest_and_default_model():
+    """As ComfyUI imports it: the pack folder by file path, ccpl_core a sub-package of it."""
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTED_AS_A_COMFYUI_PACK, str(REPO_ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == [str(REPO_ROOT / "weights_manifest.json"), "art"]

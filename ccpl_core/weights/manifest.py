@@ -34,7 +34,9 @@ def bundled_root() -> Path:
     has them at its root. When neither has the manifest, the package folder is returned, so the
     error names where an installed package should have it.
     """
-    packaged = Path(str(resources.files("ccpl_core"))) / "bundled"
+    # the package by its full name: inside ComfyUI it is "<pack folder>.ccpl_core", not top-level
+    package = __name__.rsplit(".", 2)[0]
+    packaged = Path(str(resources.files(package))) / "bundled"
     if not (packaged / MANIFEST_NAME).is_file() and (REPO_ROOT / MANIFEST_NAME).is_file():
         return REPO_ROOT
     return packaged
