@@ -18,18 +18,10 @@ from . import color, masks
 from .errors import InputError
 from .images import as_batch, to_rgb
 from .models import ContentStats, StyleCode
-from .planner import MIN_TILE, checked_tile, model_bytes, step_bytes
+from .planner import checked_tile
 from .stages import FeatureMoments, Stages
 
-__all__ = [
-    "MIN_TILE",
-    "FeatureMoments",
-    "PreparedStyle",
-    "Progress",
-    "Stylizer",
-    "model_bytes",
-    "step_bytes",
-]
+__all__ = ["FeatureMoments", "PreparedStyle", "Progress", "Stylizer"]
 
 #: Progress callback: (steps done, steps in total). It may raise to interrupt the work.
 Progress = Callable[[int, int], None]
@@ -126,18 +118,19 @@ class Stylizer(Stages):
         for start in range(0, b, chunk):
             idx = slice(start, min(b, start + chunk))
             rgb, alpha_channel = to_rgb(batch[idx], "content")
+            mm = None if m is None else (m[idx] if m.shape[0] == b else m)  # this chunk's mask
             feat = self.encode(rgb, tile, tracker.step)
             stats = content_stats or ContentStats.of(feat)
             fused = self.fuse(feat, self.style_for(prepared, rgb, method), stats, alpha)
-            if other is not None:
+            if other is not None and mm is not None:  # the second style outside the mask
                 elsewhere = self.fuse(feat, other.code, stats, alpha)
-                grid = 1.0 if m is None else self._feature_mask(m, idx, b)
+                grid = masks.to_feature_grid(mm.to(self.device), self.stride)
                 fused = torch.lerp(elsewhere, fused, grid)
                 del elsewhere
             del feat
             result = self.decode(fused, (h, w), tile, step=tracker.step)
             del fused
-            keep = None if other is not None or m is None else (m[idx] if m.shape[0] == b else m)
+            keep = mm if other is None else None  # the content outside the mask
             out[idx, :3] = finish(result, rgb, method, keep).to(out.device)
             if alpha_channel is not None and out.shape[1] == 4:
                 out[idx, 3:] = alpha_channel.to(out.device)
@@ -197,10 +190,6 @@ class Stylizer(Stages):
 
     def budget(self) -> int:
         return self.planner.budget()
-
-    def _feature_mask(self, m: torch.Tensor, idx: slice, b: int) -> torch.Tensor:
-        mm = m[idx] if m.shape[0] == b and b > 1 else m
-        return masks.to_feature_grid(mm.to(self.device), self.stride)
 
 
 def finish(

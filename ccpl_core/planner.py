@@ -23,6 +23,7 @@ from .models import SCTNet
 from .models.decoder import DETAIL_CHANNELS
 from .modes import Mode
 from .runtime import empty_cache, is_oom, memory_budget
+from .tiling import count_tiles
 
 #: Smallest tile tried after repeated out-of-memory errors (and the CLI's smallest ``--tile``).
 MIN_TILE = 128
@@ -110,8 +111,6 @@ class MemoryPlanner:
 
     def steps(self, b: int, h: int, w: int, tile: int | None) -> int:
         """Progress steps of encoding and decoding ``b`` images: tiles of both, per chunk."""
-        from .tiling import count_tiles
-
         chunk = self.chunk(b, h, w)
         side = self.tile(chunk, h, w, tile)
         stride = self.mode.stride

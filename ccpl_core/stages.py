@@ -115,17 +115,9 @@ class Stages:
 
         Written into ``out`` when given (any float tensor of that shape, on any device).
         """
-        b = fused.shape[0]
-        if out is None:
-            out = torch.empty(b, 3, *size, dtype=torch.float32, device=fused.device)
-        x = fused.to(self.dtype).contiguous(memory_format=torch.channels_last)
+        out = _images(out, fused, size)
         margin = self.spec.decoder_margin
-
-        def run(part: slice, side: int) -> None:
-            decode_tiled(self.decoder, x[part], size, side, margin, self.stride, out[part], step)
-
-        self.planner.run(run, b, *size, tile)
-        return out
+        return self._decode_with(self.decoder, fused, out, size, margin, self.stride, tile, step)
 
     @torch.inference_mode()
     def decode_head(
@@ -138,20 +130,13 @@ class Stages:
         """Fused features -> the decoder's full-resolution activations [B, 64, H', W'] before
         its last two convolutions (H', W': ``size`` rounded up to the stride)."""
         b, _, fh, fw = fused.shape
-        full = (fh * self.stride, fw * self.stride)
+        shape = (b, DETAIL_CHANNELS, fh * self.stride, fw * self.stride)
         # channels-last from the start: the tail convolutions need no copy of the map
-        shape, fmt = (b, DETAIL_CHANNELS, *full), torch.channels_last
+        fmt = torch.channels_last
         act = torch.empty(shape, dtype=self.dtype, device=fused.device, memory_format=fmt)
-        x = fused.to(self.dtype).contiguous(memory_format=torch.channels_last)
         margin = self.spec.decoder_margin
-
-        def run(part: slice, side: int) -> None:
-            decode_tiled(
-                self.decoder.head, x[part], full, side, margin, self.stride, act[part], step
-            )
-
-        self.planner.run(run, b, *size, tile)
-        return act
+        head = self.decoder.head
+        return self._decode_with(head, fused, act, size, margin, self.stride, tile, step)
 
     @torch.inference_mode()
     def decode_tail(
@@ -162,17 +147,40 @@ class Stages:
         out: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Activations from :meth:`decode_head` -> images float32 [B, 3, H, W] (``size``)."""
-        b = act.shape[0]
-        if out is None:
-            out = torch.empty(b, 3, *size, dtype=torch.float32, device=act.device)
-        x = act.to(self.dtype).contiguous(memory_format=torch.channels_last)
+        out = _images(out, act, size)
+        tail = self.decoder.tail
+        return self._decode_with(tail, act, out, size, TAIL_MARGIN, 1, tile, cap=TAIL_TILE)
+
+    def _decode_with(
+        self,
+        part_of_decoder: Callable[[torch.Tensor], torch.Tensor],
+        x: torch.Tensor,
+        out: torch.Tensor,
+        size: tuple[int, int],
+        margin: int,
+        stride: int,
+        tile: int | None,
+        step: Step | None = None,
+        cap: int | None = None,
+    ) -> torch.Tensor:
+        """Run (part of) the decoder over ``x`` into ``out``, tiled as the planner says (tiles
+        at most ``cap`` pixels), for images of ``size``."""
+        x = x.to(self.dtype).contiguous(memory_format=torch.channels_last)
+        full = tuple(out.shape[-2:])
 
         def run(part: slice, side: int) -> None:
-            side = min(side, TAIL_TILE)
-            decode_tiled(self.decoder.tail, x[part], size, side, TAIL_MARGIN, 1, out[part])
+            side = min(side, cap) if cap else side
+            decode_tiled(part_of_decoder, x[part], full, side, margin, stride, out[part], step)
 
-        self.planner.run(run, b, *size, tile)
+        self.planner.run(run, x.shape[0], *size, tile)
         return out
+
+
+def _images(out: torch.Tensor | None, like: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``out``, or a new float32 [B, 3, *size] buffer on ``like``'s device."""
+    if out is not None:
+        return out
+    return torch.empty(like.shape[0], 3, *size, dtype=torch.float32, device=like.device)
 
 
 class MixedPrecisionEncoder(nn.Module):

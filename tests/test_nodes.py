@@ -529,7 +529,7 @@ def _request(pack) -> int:
 
 
 def test_memory_is_asked_before_the_model_moves_and_given_back(pack, tiny_model, gpu_like):
-    from ccpl_core.pipeline import model_bytes
+    from ccpl_core.planner import model_bytes
 
     handle, _ = tiny_model
     content, style = comfy_image(image("astronaut", 64)), comfy_image(image("hubble"))
@@ -559,7 +559,7 @@ def test_memory_is_asked_before_the_model_moves_and_given_back(pack, tiny_model,
 def test_request_is_the_model_plus_one_step_not_whole_frames(pack, tiny_model, gpu_like, node_id):
     """A 4K batch beside a loaded diffusion model (1 GiB free) asks for the model and one tile,
     not for four whole float32 frames (~23 GB, which would evict the diffusion model)."""
-    from ccpl_core.pipeline import model_bytes
+    from ccpl_core.planner import model_bytes
 
     spy, made = gpu_like
     spy.stop = True
@@ -588,7 +588,7 @@ def test_budget_uses_free_memory_and_honours_reserved_memory(
 ):
     from ccpl_pack.nodes import comfy_bridge as cb
 
-    from ccpl_core.pipeline import model_bytes
+    from ccpl_core.planner import model_bytes
 
     spy, made = gpu_like
     spy.stop = True
