@@ -248,7 +248,15 @@ def test_same_seed_same_start(tmp_path):
     assert not all(torch.equal(heads[0][n], v) for n, v in other.module.ccpl.state_dict().items())
 
 
-def test_sigterm_stops_ccpl_train_at_a_step_boundary(tmp_path, art_model_file):
+@pytest.mark.parametrize(
+    "workers,to_group,signum",
+    [("0", False, "SIGTERM"), ("2", True, "SIGINT"), ("2", True, "SIGTERM")],
+    ids=["sigterm-to-trainer", "ctrl-c-in-a-terminal", "sigterm-to-process-group"],
+)
+def test_stop_signal_stops_ccpl_train_at_a_step_boundary(
+    tmp_path, art_model_file, workers, to_group, signum
+):
+    """A terminal's Ctrl-C reaches the data workers too (the whole process group)."""
     import os
     import signal
     import subprocess
@@ -258,18 +266,22 @@ def test_sigterm_stops_ccpl_train_at_a_step_boundary(tmp_path, art_model_file):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "ccpl_core", "train", "--init", str(art_model_file), "--out",
            str(out), *tiny_run_args(tmp_path, "--iterations", "100000", "--log-every", "1",
-           "--save-every", "0")]  # fmt: skip
+           "--save-every", "0"), "--workers", workers]  # fmt: skip
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
+        start_new_session=True,
     )
     deadline = time.time() + 120
     while not (out / "log.jsonl").exists() and time.time() < deadline:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    if to_group:
+        os.killpg(proc.pid, getattr(signal, signum))
+    else:
+        proc.send_signal(getattr(signal, signum))
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -194,6 +195,7 @@ class Trainer:
             num_workers=cfg.workers,
             persistent_workers=False,
             prefetch_factor=2 if cfg.workers else None,
+            worker_init_fn=_leave_stop_signals_to_the_trainer,
         )
         t0 = time.perf_counter()
         window: list[dict] = []
@@ -305,6 +307,14 @@ class Trainer:
         )
         path = self.out_dir / "val" / f"iter_{self.iteration:07d}.png"
         return save_image(rows, path, overwrite=True)
+
+
+def _leave_stop_signals_to_the_trainer(worker_id: int) -> None:
+    """Data workers ignore Ctrl-C and SIGTERM: a terminal's Ctrl-C (or ``kill`` of the process
+    group) reaches every process, and a worker that died of it made the trainer fail mid-step
+    instead of stopping gracefully and saving that step. The trainer shuts its workers down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def training_dtype(precision: str, device: torch.device) -> torch.dtype:
