@@ -176,6 +176,16 @@ def test_installed_wheel_stylizes_outside_the_repository(installed, tmp_path):
     assert "present" in line and "(default)" in line, listing
     assert list(models.iterdir()) == []  # nothing was downloaded or written there
 
+    # the installed manifest is the package's, replaced by an upgrade: publish --write refuses
+    # it (before any upload) and names the way out
+    before = manifest.read_bytes()
+    refused = subprocess.run(
+        [ccpl, "weights", "publish", models, "--repo-id", "me/x", "--name", "x", "--mode", "art",
+         "--write"], cwd=work, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "CCPL_MANIFEST" in refused.stderr, refused.stderr
+    assert refused.stderr.strip().count("\n") == 0 and manifest.read_bytes() == before
+
 
 def test_checkout_finds_its_manifest_at_the_root():
     # editable install / ComfyUI custom-node folder: no ccpl_core/bundled, the root's manifest

@@ -13,7 +13,13 @@ from ..weights.convert import convert, manifest_entries
 from ..weights.files import read_state, sha256_file
 from ..weights.hub import download, publish
 from ..weights.layout import describe_contents
-from ..weights.manifest import Manifest, load_manifest, manifest_path, parse_manifest
+from ..weights.manifest import (
+    Manifest,
+    is_installed_copy,
+    load_manifest,
+    manifest_path,
+    parse_manifest,
+)
 from ..weights.resolve import default_models_dir
 from ..weights.store import bundled_path, locate, verify
 
@@ -198,6 +204,11 @@ def run_download(args: argparse.Namespace) -> int:
 def run_publish(args: argparse.Namespace) -> int:
     if args.kind == "model" and not args.mode:
         raise InputError("publish: --mode art|photo is needed for a model")
+    if args.write and is_installed_copy(manifest_path(args.manifest)):  # before any upload
+        raise InputError(
+            f"publish --write: {manifest_path(args.manifest)} is the installed package's manifest, "
+            "which an upgrade replaces; copy it, pass --manifest COPY and set CCPL_MANIFEST=COPY"
+        )
     base = {"kind": args.kind, "license": args.license}
     if args.mode:
         base["mode"] = args.mode

@@ -43,6 +43,16 @@ def bundled_root() -> Path:
 
 
 DEFAULT_MANIFEST = bundled_root() / MANIFEST_NAME
+
+
+def is_installed_copy(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is the manifest inside an installed package (``ccpl_core/bundled``),
+    which the next upgrade replaces: edits belong in a copy named by $CCPL_MANIFEST."""
+    package = __name__.rsplit(".", 2)[0]
+    packaged = Path(str(resources.files(package))) / "bundled" / MANIFEST_NAME
+    return Path(path).resolve() == packaged.resolve()
+
+
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _REV = re.compile(r"^[0-9a-f]{40}$")
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
