@@ -57,6 +57,27 @@ def test_stage_trains_its_parts_and_lowers_its_loss(tmp_path, stage, losses, tra
         assert changed == trained, part
 
 
+def test_sct_moments_target_gives_the_fused_features_the_style_covariance(tmp_path):
+    from ccpl_core.training.objectives import mean_covariance
+
+    t = stage_trainer(tmp_path, "sct", iterations=25, lr=1e-3, sct_target="moments")
+    assert grads(t) == {"encoder": False, "sct": True, "decoder": False}
+    before = fixed_loss(t)
+    history = t.run()
+    assert set(history[-1]) >= {"moments", "total"} and "wct" not in history[-1]
+    assert fixed_loss(t) < 0.8 * before
+    # the statistic itself: the fused features' covariance is nearer the style's than before
+    c, s = (x.float() / 255 for x in t.batches[10_000])
+    with torch.no_grad():
+        cf, sf = (t.module.features(x)["relu4_1"] for x in (c, s))
+        _, want = mean_covariance(sf)
+        _, got = mean_covariance(t.module.net.sct(cf, sf))
+    untrained = make_trainer(tmp_path / "u", stage="sct").module.net.sct
+    with torch.no_grad():
+        _, start = mean_covariance(untrained(cf, sf))
+    assert (got - want).norm() < (start - want).norm()
+
+
 @pytest.mark.parametrize("stage", ["reconstruct", "sct"])
 def test_stage_resume_equals_uninterrupted(tmp_path, stage):
     full = stage_trainer(tmp_path / "a", stage)
@@ -75,6 +96,11 @@ def test_checkpoint_of_another_stage_is_refused(tmp_path):
     other = stage_trainer(tmp_path / "x", "sct")
     with pytest.raises(ModelError, match="stage 'reconstruct'"):
         other.load_checkpoint(tmp_path / "latest.safetensors")
+
+
+def test_bad_sct_target_rejected():
+    with pytest.raises(InputError, match="sct target"):
+        TrainConfig(stage="sct", sct_target="gram").validate()
 
 
 def test_bad_stage_and_augmentation_rejected():

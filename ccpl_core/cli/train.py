@@ -32,6 +32,7 @@ from ..option_specs import (
 from ..options import finite_float, int_range, non_negative_int, positive_int
 from ..training import STAGES, CropSampler, PairBatches, TrainConfig, Trainer, list_images
 from ..training.data import families_of
+from ..training.objectives import SCT_TARGETS
 from ..training.trainer import LATEST
 from ..weights.files import encoder_fingerprint, read_state
 from ..weights.layout import check_part, to_authors
@@ -67,6 +68,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=STAGES,
         default="joint",
         help="what to train: joint (paper losses), reconstruct (decoder), sct (SCT onto WCT)",
+    )
+    p.add_argument(
+        "--sct-target",
+        choices=SCT_TARGETS,
+        default="wct",
+        help="sct stage: regress onto the closed-form WCT, or match the style's feature mean and "
+        "covariance (moments)",
     )
     p.add_argument("--resume", action="store_true", help=f"continue from OUT/{LATEST}")
     defaults = TrainConfig()

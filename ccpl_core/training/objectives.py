@@ -6,8 +6,12 @@ there from scratch):
 - ``reconstruct``: the decoder learns to invert the frozen encoder's deepest features (pixel +
   perceptual loss). Only a decoder that can invert *general* features renders a transformed
   style faithfully.
-- ``sct``: SCT alone, in feature space, regressed onto the closed-form whitening-colouring
-  transform (WCT) of the same content/style pair. No decoder in the loop, so it is cheap.
+- ``sct``: SCT alone, in feature space, no decoder in the loop (cheap). ``sct_target`` says
+  towards what: ``wct`` regresses it onto the closed-form whitening-colouring transform (WCT) of
+  the same content/style pair; ``moments`` asks only that its output have the style's mean and
+  covariance. On small crops the WCT target is noisy and the regression shrinks SCT towards the
+  style mean (flat pictures); the moments target has no such pull, and it repairs an SCT whose
+  output covariance collapsed to a few directions during joint training.
 - ``joint``: the paper's losses (content, mean/std style, CCPL) through decoder and SCT, plus
   optionally a teacher term (the Magenta network's picture of the same pair, see ``teacher.py``)
   whose weight decays linearly to zero at ``teacher_until``.
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
     from .trainer import TrainConfig
 
 STAGES = ("joint", "reconstruct", "sct")
+SCT_TARGETS = ("wct", "moments")
 #: (content, style) float batches -> the teacher's pictures of the same pairs.
 Teacher = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: Damping of the WCT teacher's whitening (training crops have few positions per channel).
@@ -58,7 +63,7 @@ def loss_weights(cfg: TrainConfig, iteration: int = 0) -> dict[str, float]:
             **({"teacher": teacher} if teacher > 0 else {}),
         },
         "reconstruct": {"pixel": cfg.pixel_weight, "perceptual": cfg.perceptual_weight},
-        "sct": {"wct": 1.0},
+        "sct": {cfg.sct_target: 1.0},
     }[cfg.stage]
 
 
@@ -66,6 +71,14 @@ def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """MSE divided by the target's mean square: comparable across layers and feature scales."""
     target = target.detach().float()
     return F.mse_loss(x.float(), target) / target.square().mean().clamp_min(1e-8)
+
+
+def mean_covariance(feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample channel mean [B, C] and covariance [B, C, C] of features [B, C, H, W]."""
+    flat = feat.flatten(2)
+    mean = flat.mean(2)
+    centred = flat - mean[..., None]
+    return mean, centred @ centred.transpose(1, 2) / max(flat.shape[2] - 1, 1)
 
 
 class TrainModule(nn.Module):
@@ -77,6 +90,7 @@ class TrainModule(nn.Module):
             raise ValueError(f"stage must be one of {STAGES}, got {cfg.stage!r}")
         self.net = net
         self.stage = cfg.stage
+        self.sct_target = cfg.sct_target
         self.ccpl = CCPLLoss(net.mode, cfg.num_anchors, cfg.tau)
         self.taps = net.spec.style_taps
         net.encoder.requires_grad_(False)
@@ -96,6 +110,8 @@ class TrainModule(nn.Module):
         if self.stage == "reconstruct":
             return self.reconstruct(torch.cat([content, style]))
         if self.stage == "sct":
+            if self.sct_target == "moments":
+                return self.match_moments(content, style)
             return self.regress_sct(content, style)
         return self.joint(content, style, gen)
 
@@ -141,6 +157,19 @@ class TrainModule(nn.Module):
         got = self.features(out)
         perceptual = sum(relative_mse(got[t], target[t]) for t in self.taps) / len(self.taps)
         return {"pixel": F.l1_loss(out.float(), images.float()), "perceptual": perceptual}
+
+    def match_moments(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
+        """SCT's fused features against the style's own mean and covariance (relative errors)."""
+        deepest = self.taps[-1]
+        with torch.no_grad():
+            cf = self.features(content)[deepest].float()
+            sf = self.features(style)[deepest].float()
+        fused = self.net.sct(cf, sf).float()
+        fm, fc = mean_covariance(fused)
+        sm, sc = mean_covariance(sf)
+        mean = (fm - sm).square().sum(1) / sm.square().sum(1).clamp_min(1e-8)
+        cov = (fc - sc).square().sum((1, 2)) / sc.square().sum((1, 2)).clamp_min(1e-8)
+        return {"moments": (mean + cov).mean()}
 
     def regress_sct(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         """SCT's fused features against the closed-form WCT of the same pair (relative MSE)."""

@@ -27,7 +27,7 @@ from ..models import SCTNet
 from ..runtime import resolve_device, resolve_dtype
 from ..weights.files import encoder_fingerprint, read_state, save_sctnet, save_state
 from .data import PairBatches, batch_generator
-from .objectives import STAGES, Teacher, TrainModule, loss_weights
+from .objectives import SCT_TARGETS, STAGES, Teacher, TrainModule, loss_weights
 
 LATEST = "latest.safetensors"
 
@@ -50,6 +50,7 @@ class TrainConfig:
     pixel_weight: float = 1.0
     perceptual_weight: float = 1.0
     style_color_aug: float = 0.0
+    sct_target: str = "wct"
     teacher_weight: float = 0.0
     teacher_until: int = 0
     tau: float = 0.07
@@ -65,6 +66,10 @@ class TrainConfig:
     def validate(self) -> None:
         if self.stage not in STAGES:
             raise InputError(f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
+        if self.sct_target not in SCT_TARGETS:
+            raise InputError(
+                f"sct target must be one of {', '.join(SCT_TARGETS)}, got {self.sct_target!r}"
+            )
         if not 0.0 <= self.style_color_aug <= 1.0:
             raise InputError(
                 f"style colour augmentation is a probability in [0, 1], got {self.style_color_aug}"
