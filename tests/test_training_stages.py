@@ -98,6 +98,18 @@ def test_checkpoint_of_another_stage_is_refused(tmp_path):
         other.load_checkpoint(tmp_path / "latest.safetensors")
 
 
+def test_joint_stage_logs_the_rank_of_the_fused_features(tmp_path):
+    from ccpl_core.training.objectives import effective_rank
+
+    history = stage_trainer(tmp_path, "joint", iterations=2).run()
+    assert all(1.0 <= h["fused_rank"] <= 512 for h in history)
+    assert "fused_rank" not in stage_trainer(tmp_path / "w", "joint").weights  # logged only
+    two = torch.zeros(512, 8, 8)
+    two[0], two[1] = torch.randn(8, 8), torch.randn(8, 8)
+    assert 1.0 <= float(effective_rank(two)) <= 2.0 + 1e-6
+    assert float(effective_rank(torch.randn(512, 64, 64))) > 200
+
+
 def test_bad_sct_target_rejected():
     with pytest.raises(InputError, match="sct target"):
         TrainConfig(stage="sct", sct_target="gram").validate()

@@ -17,6 +17,8 @@ there from scratch):
   whose weight decays linearly to zero at ``teacher_until``.
 
 ``forward`` returns the unweighted losses by name; :func:`loss_weights` gives their weights.
+The joint stage also returns ``fused_rank`` (the effective rank of SCT's output), which is logged
+but has no weight: it is what shows an SCT collapsing to a few directions.
 """
 
 from __future__ import annotations
@@ -81,6 +83,18 @@ def mean_covariance(feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, centred @ centred.transpose(1, 2) / max(flat.shape[2] - 1, 1)
 
 
+def effective_rank(feat: torch.Tensor) -> torch.Tensor:
+    """Participation ratio of the covariance of features [C, H, W]: (sum l)^2 / sum l^2.
+
+    About 25-45 for the relu4_1 features of a painting; a fusion whose output has an effective
+    rank of ~2 paints every style through the same two directions (the shipped art model's SCT
+    was measured at 1.9 by benchmarks/bench_fusion.py).
+    """
+    _, cov = mean_covariance(feat[None].double())
+    values = torch.linalg.eigvalsh(cov[0]).clamp_min(0)
+    return (values.sum().square() / values.square().sum().clamp_min(1e-30)).float()
+
+
 class TrainModule(nn.Module):
     """Decoder + SCT + CCPL heads around a frozen encoder; trains the parts ``cfg.stage`` needs."""
 
@@ -134,6 +148,8 @@ class TrainModule(nn.Module):
         if self.use_teacher and self.teacher is not None:
             target = self.teacher(content, style)
             losses["teacher"] = self.picture_loss(out, gf, target)
+        with torch.no_grad():  # logged, not trained on: SCT collapsing shows here first
+            losses["fused_rank"] = effective_rank(fused[0].detach().float())
         return losses
 
     def picture_loss(
