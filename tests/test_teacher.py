@@ -79,6 +79,9 @@ def test_teacher_weight_without_teacher_is_refused(tmp_path):
         t.run(until=1)
     with pytest.raises(InputError, match="teacher_weight"):
         TrainConfig(teacher_weight=-1.0).validate()
+    with pytest.raises(InputError, match="at most 384 px"):  # refused before any data is read
+        TrainConfig(teacher_weight=1.0, crop=512).validate()
+    TrainConfig(teacher_weight=1.0, crop=384).validate()
 
 
 def test_missing_teacher_package_is_one_clear_line(monkeypatch):

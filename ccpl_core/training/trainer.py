@@ -28,6 +28,7 @@ from ..runtime import resolve_device, resolve_dtype
 from ..weights.files import encoder_fingerprint, read_state, save_sctnet, save_state
 from .data import PairBatches, batch_generator
 from .objectives import SCT_TARGETS, STAGES, Teacher, TrainModule, loss_weights
+from .teacher import CONTENT_SIZE as TEACHER_MAX_SIDE
 
 LATEST = "latest.safetensors"
 
@@ -73,6 +74,11 @@ class TrainConfig:
         if not 0.0 <= self.style_color_aug <= 1.0:
             raise InputError(
                 f"style colour augmentation is a probability in [0, 1], got {self.style_color_aug}"
+            )
+        if self.teacher_weight > 0 and self.crop > TEACHER_MAX_SIDE:
+            raise InputError(
+                f"`teacher_weight`: the Magenta teacher paints at most {TEACHER_MAX_SIDE} px a "
+                f"side, got `crop` {self.crop}; lower `crop` or set `teacher_weight` 0"
             )
         if self.iterations <= 0:
             raise InputError(f"steps/iterations must be positive, got {self.iterations}")
