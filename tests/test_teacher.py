@@ -74,9 +74,8 @@ def test_teacher_resume_equals_uninterrupted(tmp_path):
 
 
 def test_teacher_weight_without_teacher_is_refused(tmp_path):
-    t = make_trainer(tmp_path, teacher_weight=1.0)
-    with pytest.raises(ModelError, match="no teacher"):
-        t.run(until=1)
+    with pytest.raises(ModelError, match="no teacher"):  # refused before any step
+        make_trainer(tmp_path, teacher_weight=1.0)
     with pytest.raises(InputError, match="teacher_weight"):
         TrainConfig(teacher_weight=-1.0).validate()
     with pytest.raises(InputError, match="at most 384 px"):  # refused before any data is read

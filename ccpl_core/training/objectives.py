@@ -147,21 +147,25 @@ class TrainModule(nn.Module):
         }
         if self.use_teacher and self.teacher is not None:
             target = self.teacher(content, style)
-            losses["teacher"] = self.picture_loss(out, gf, target)
+            with torch.no_grad():
+                want = self.features(target.to(out.dtype))
+            losses["teacher"] = sum(self.picture_terms(out, gf, target, want))
         with torch.no_grad():  # logged, not trained on: SCT collapsing shows here first
             losses["fused_rank"] = effective_rank(fused[0].detach().float())
         return losses
 
-    def picture_loss(
-        self, out: torch.Tensor, got: dict[str, torch.Tensor], target: torch.Tensor
-    ) -> torch.Tensor:
-        """L1 in pixels + relative MSE at every tap between ``out`` (features ``got``) and
-        ``target``: the reconstruction loss, towards another picture."""
+    def picture_terms(
+        self,
+        out: torch.Tensor,
+        got: dict[str, torch.Tensor],
+        target: torch.Tensor,
+        want: dict[str, torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(L1 in pixels, mean relative MSE over the taps) between ``out`` (features ``got``) and
+        ``target`` (features ``want``): the reconstruction loss, also used towards a teacher."""
         h, w = target.shape[-2:]
-        with torch.no_grad():
-            want = self.features(target.to(out.dtype))
         perceptual = sum(relative_mse(got[t], want[t]) for t in self.taps) / len(self.taps)
-        return F.l1_loss(out[..., :h, :w].float(), target.float()) + perceptual
+        return F.l1_loss(out[..., :h, :w].float(), target.float()), perceptual
 
     def reconstruct(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """Decode the images' own deepest features: L1 in pixels + relative MSE at every tap."""
@@ -170,16 +174,20 @@ class TrainModule(nn.Module):
         out = self.net.decoder(target[self.taps[-1]].to(images.dtype))
         h, w = images.shape[-2:]
         out = out[..., :h, :w]
-        got = self.features(out)
-        perceptual = sum(relative_mse(got[t], target[t]) for t in self.taps) / len(self.taps)
-        return {"pixel": F.l1_loss(out.float(), images.float()), "perceptual": perceptual}
+        pixel, perceptual = self.picture_terms(out, self.features(out), images, target)
+        return {"pixel": pixel, "perceptual": perceptual}
+
+    @torch.no_grad()
+    def deepest_features(
+        self, content: torch.Tensor, style: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The frozen encoder's deepest float32 features of content and style (SCT's inputs)."""
+        deepest = self.taps[-1]
+        return self.features(content)[deepest].float(), self.features(style)[deepest].float()
 
     def match_moments(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         """SCT's fused features against the style's own mean and covariance (relative errors)."""
-        deepest = self.taps[-1]
-        with torch.no_grad():
-            cf = self.features(content)[deepest].float()
-            sf = self.features(style)[deepest].float()
+        cf, sf = self.deepest_features(content, style)
         fused = self.net.sct(cf, sf).float()
         fm, fc = mean_covariance(fused)
         sm, sc = mean_covariance(sf)
@@ -189,9 +197,7 @@ class TrainModule(nn.Module):
 
     def regress_sct(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         """SCT's fused features against the closed-form WCT of the same pair (relative MSE)."""
-        deepest = self.taps[-1]
+        cf, sf = self.deepest_features(content, style)
         with torch.no_grad():
-            cf = self.features(content)[deepest].float()
-            sf = self.features(style)[deepest].float()
             target = whiten_colour(cf, sf, ridge=WCT_RIDGE)
         return {"wct": relative_mse(self.net.sct(cf, sf), target)}

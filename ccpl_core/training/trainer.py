@@ -27,7 +27,14 @@ from ..models import SCTNet
 from ..runtime import resolve_device, resolve_dtype
 from ..weights.files import encoder_fingerprint, read_state, save_sctnet, save_state
 from .data import PairBatches, batch_generator
-from .objectives import SCT_TARGETS, STAGES, Teacher, TrainModule, loss_weights
+from .objectives import (
+    SCT_TARGETS,
+    STAGES,
+    Teacher,
+    TrainModule,
+    loss_weights,
+    teacher_weight_at,
+)
 from .teacher import CONTENT_SIZE as TEACHER_MAX_SIDE
 
 LATEST = "latest.safetensors"
@@ -116,6 +123,8 @@ class Trainer:
         teacher: Teacher | None = None,
     ) -> None:
         cfg.validate()
+        if teacher is None and teacher_weight_at(cfg, 0) > 0:
+            raise ModelError("`teacher_weight` is above zero but the trainer was given no teacher")
         if net.mode != cfg.mode:
             raise ModelError(f"the model is {net.mode} but training mode is {cfg.mode}")
         self.cfg = cfg
@@ -159,8 +168,6 @@ class Trainer:
         for group in self.optim.param_groups:
             group["lr"] = self.lr_at(self.iteration)
         weights = self.weights
-        if "teacher" in weights and self.module.teacher is None:
-            raise ModelError("`teacher_weight` is above zero but the trainer was given no teacher")
         self.module.use_teacher = "teacher" in weights
         self.module.train()
         amp = self.dtype != torch.float32
