@@ -351,3 +351,52 @@ def test_photo_model_finds_the_shared_relu4_1_encoder(tmp_path, art_net):
     save_state({k: v + 1 for k, v in encoder.items()}, folder / "other_encoder.safetensors")
     with pytest.raises(ModelError, match="needs the encoder it was trained with"):
         load_model(folder / "photo.safetensors")
+
+
+def test_sct_shape_target_lowers_its_loss_and_trains_sct_only(tmp_path):
+    t = stage_trainer(tmp_path, "sct", iterations=25, lr=1e-4, sct_target="shape")
+    assert grads(t) == {"encoder": False, "sct": True, "decoder": False}
+    assert t.weights == {"shape": 1.0}
+    before = fixed_loss(t)
+    history = t.run()
+    assert set(history[-1]) >= {"shape", "total"} and "wct" not in history[-1]
+    assert fixed_loss(t) < 0.8 * before
+
+
+def _correlated(gen: torch.Generator, channels: int = 16, side: int = 16) -> torch.Tensor:
+    mix = torch.randn(channels, channels, generator=gen)
+    return (mix @ torch.randn(channels, side * side, generator=gen)).view(1, channels, side, side)
+
+
+def test_fusion_shape_is_least_for_wct_and_does_not_reward_shrinking():
+    from ccpl_core.training.objectives import WCT_RIDGE, fusion_shape
+
+    gen = torch.Generator().manual_seed(0)
+    content, style = _correlated(gen), _correlated(gen) + 3.0
+    wct = whiten_colour(content, style, ridge=WCT_RIDGE)
+    mean = style.mean((2, 3), keepdim=True)
+    best = float(fusion_shape(wct, style, content))
+    assert best < 0.1
+    # two directions only (SCT's collapse), same total variance: the shape term sees it
+    centred = (wct - wct.mean((2, 3), keepdim=True)).flatten(2)
+    u, s, v = torch.linalg.svd(centred[0], full_matrices=False)
+    two = (u[:, :2] * s[:2]) @ v[:2] * (s.norm() / s[:2].norm())
+    collapsed = two.view_as(wct) + mean
+    assert float(fusion_shape(collapsed, style, content)) > best + 0.3
+    # shrinking towards the style mean costs, and the pull back does not vanish near zero
+    scale = torch.tensor(0.01, requires_grad=True)
+    small = fusion_shape((wct - mean) * scale + mean, style, content)
+    assert float(small.detach()) > best + 1.0
+    small.backward()
+    assert float(scale.grad) < -1.0  # growing the variance lowers the loss
+
+
+def test_joint_fusion_weight_adds_the_shape_term(tmp_path):
+    plain = stage_trainer(tmp_path / "p", "joint", iterations=1)
+    assert "fusion" not in plain.weights
+    t = stage_trainer(tmp_path, "joint", iterations=2, fusion_weight=3.0)
+    assert t.weights["fusion"] == 3.0
+    history = t.run()
+    assert all(h["fusion"] > 0 for h in history)
+    with pytest.raises(InputError, match="fusion_weight"):
+        TrainConfig(fusion_weight=-1.0).validate()

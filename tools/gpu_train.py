@@ -78,6 +78,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--style-color-aug", type=float, default=0.5)
+    ap.add_argument("--sct-target", default="shape", help="sct stages: wct, moments or shape")
+    ap.add_argument(
+        "--fusion-weight", type=float, default=10.0, help="joint stages: keeps SCT's output rank"
+    )
     args = ap.parse_args()
     t_start = time.perf_counter()
     deadline = t_start + args.minutes * 60
@@ -120,6 +124,8 @@ def run_stage(
         lr=STAGE_LR[stage],
         lr_decay=0.0,
         style_color_aug=args.style_color_aug,
+        sct_target=args.sct_target,
+        fusion_weight=args.fusion_weight,
         precision=args.precision,
         save_every=0,
         log_every=20,

