@@ -22,6 +22,7 @@ from typing import Any
 
 from . import options as valid
 from .color import COLOR_METHODS
+from .masks import DEFAULT_FEATHER
 from .modes import MODE_NAMES
 from .planner import MIN_TILE
 from .runtime import PRECISIONS
@@ -191,6 +192,15 @@ TILE = Option(
     low=MIN_TILE,
     zero_off=True,
     shown_default="automatic from free memory",
+)
+MASK_FEATHER = Option(
+    "mask_feather",
+    DEFAULT_FEATHER,
+    "soft edge of the mask: blur radius in pixels",
+    "int",
+    low=0,
+    high=10000,
+    widget_high=256,
 )
 MODE = Option(
     "mode",

@@ -8,8 +8,13 @@ import torch
 
 from ..ccpl_core.errors import InputError
 from ..ccpl_core.images import resize_short_side
-from ..ccpl_core.masks import DEFAULT_FEATHER
-from ..ccpl_core.option_specs import ALPHA, PRESERVE_COLOR, STYLE_SIZE, STYLE_WEIGHTS
+from ..ccpl_core.option_specs import (
+    ALPHA,
+    MASK_FEATHER,
+    PRESERVE_COLOR,
+    STYLE_SIZE,
+    STYLE_WEIGHTS,
+)
 from ..ccpl_core.options import style_weights as parse_style_weights
 from ..ccpl_core.pipeline import Stylizer
 from ..ccpl_core.planner import model_bytes, step_bytes
@@ -122,15 +127,7 @@ class Stylize:
                         "the mask instead of keeping the content."
                     },
                 ),
-                "mask_feather": (
-                    "INT",
-                    {
-                        "default": DEFAULT_FEATHER,
-                        "min": 0,
-                        "max": 256,
-                        "tooltip": "Soft edge of the mask, in pixels.",
-                    },
-                ),
+                "mask_feather": comfy_input(MASK_FEATHER),
                 "precision": run_precision_input(),
                 # appended last: saved workflows keep their widget positions
                 "style_batch": (
@@ -162,7 +159,7 @@ class Stylize:
         style_2_weight=0.5,
         mask=None,
         outside_style=None,
-        mask_feather=DEFAULT_FEATHER,
+        mask_feather=MASK_FEATHER.default,
         precision="model",
         style_batch="blend",
         style_weights="",

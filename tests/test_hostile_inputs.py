@@ -97,7 +97,7 @@ BAD_OPTIONS = [
     (["--size", "-5"], "--size", ">= 0"),
     (["--style-size", "-1"], "--style-size", ">= 0"),
     (["--tile", "1"], "--tile", ">= 128"),
-    (["--mask-feather", "nan"], "--mask-feather", "finite"),
+    (["--mask-feather", "nan"], "--mask-feather", "whole number"),
     (["--alpha", "inf"], "--alpha", "between 0 and 1"),
     (["--max-pixels", "0"], "--max-pixels", "positive"),
     (["--max-pixels", "lots"], "--max-pixels", "16384x16384"),

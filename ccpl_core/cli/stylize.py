@@ -10,7 +10,6 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .. import masks
 from ..errors import InputError, describe, expected_errors, for_cli
 from ..images import (
     IMAGE_SUFFIXES,
@@ -25,8 +24,8 @@ from ..images import (
     save_image,
 )
 from ..loading import load_model
-from ..option_specs import ALPHA, SIZE, TILE
-from ..options import finite_float, parse_pixel_count
+from ..option_specs import ALPHA, MASK_FEATHER, SIZE, TILE
+from ..options import parse_pixel_count
 from ..pipeline import PreparedStyle, Stylizer
 from .arguments import (
     add_argument,
@@ -63,12 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="style applied outside the mask instead of keeping the content",
     )
-    p.add_argument(
-        "--mask-feather",
-        type=finite_float(0, 10000),
-        default=masks.DEFAULT_FEATHER,
-        help=f"soft mask edge radius in pixels (default {masks.DEFAULT_FEATHER})",
-    )
+    add_argument(p, MASK_FEATHER)
     add_argument(p, SIZE)
     add_argument(p, TILE)
     p.add_argument(
