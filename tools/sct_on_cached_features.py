@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         opt.zero_grad()
         loss.backward()
         opt.step()
+        for group in opt.param_groups:  # the trainer's decay (lr / (1 + 5e-4 * step))
+            group["lr"] = args.lr / (1 + 5e-4 * step)
         if step % args.eval_every == 0 or step == args.steps:
             log.append({"step": step, "seconds": time.perf_counter() - started})
             log[-1] |= held_out_figures(sct, *held)
