@@ -28,21 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_quality as bq
 
 from ccpl_core import load_image, load_model, resize_short_side
-from ccpl_core.training.objectives import effective_rank, mean_covariance
+from ccpl_core.training.objectives import fusion_statistics
 from ccpl_core.training.wct import whiten_colour
 
 MIXES = {"sct": 0.0, "mix": 0.5, "wct": 1.0}
-
-
-def fusion_statistics(fused: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
-    _, fc = mean_covariance(fused.double())
-    _, sc = mean_covariance(style.double())
-    return {
-        "rank": float(effective_rank(fused[0])),
-        "style_rank": float(effective_rank(style[0])),
-        "variance_ratio": float(fc[0].trace() / sc[0].trace()),
-        "covariance_error": float((fc[0] - sc[0]).norm() / sc[0].norm()),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:

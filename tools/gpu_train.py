@@ -36,6 +36,7 @@ from ccpl_core.models import SCTNet
 from ccpl_core.models.sctnet import photo_from_art
 from ccpl_core.training import CropSampler, PairBatches, TrainConfig, Trainer
 from ccpl_core.training.data import resized_for_training
+from ccpl_core.training.objectives import SCT_TARGETS
 from ccpl_core.weights.files import save_sctnet
 
 #: Learning rate of each stage (the SCT-only regression tolerates a larger one).
@@ -78,7 +79,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--style-color-aug", type=float, default=0.5)
-    ap.add_argument("--sct-target", default="shape", help="sct stages: wct, moments or shape")
+    ap.add_argument("--sct-target", choices=SCT_TARGETS, default="shape", help="sct stages")
     ap.add_argument(
         "--fusion-weight", type=float, default=10.0, help="joint stages: keeps SCT's output rank"
     )

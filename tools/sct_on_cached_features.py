@@ -32,7 +32,7 @@ from ccpl_core.training.data import (
     families_of,
     list_images,
 )
-from ccpl_core.training.objectives import effective_rank, fusion_shape, mean_covariance
+from ccpl_core.training.objectives import fusion_shape, fusion_statistics
 from ccpl_core.weights.files import save_sctnet
 
 HELD_OUT = 48
@@ -53,20 +53,12 @@ def cache_features(net, folder: str, count: int, colour_aug: float, seed: int) -
 
 @torch.no_grad()
 def held_out_figures(sct, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
-    """Medians over held-out pairs: fused rank, style rank, fused/style total variance."""
+    """Medians over held-out pairs of :func:`fusion_statistics` and the shape loss."""
     rows = []
     for c, s in zip(content.float(), style.float(), strict=True):
         fused = sct(c[None], s[None])
-        _, fc = mean_covariance(fused.double())
-        _, sc = mean_covariance(s[None].double())
-        rows.append(
-            {
-                "rank": float(effective_rank(fused[0])),
-                "style_rank": float(effective_rank(s)),
-                "variance_ratio": float(fc[0].trace() / sc[0].trace()),
-                "shape_loss": float(fusion_shape(fused, s[None], c[None])),
-            }
-        )
+        rows.append(fusion_statistics(fused, s[None]))
+        rows[-1]["shape_loss"] = float(fusion_shape(fused, s[None], c[None]))
     return {k: statistics.median(r[k] for r in rows) for k in rows[0]}
 
 

@@ -88,6 +88,26 @@ def mean_covariance(feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, centred @ centred.transpose(1, 2) / max(flat.shape[2] - 1, 1)
 
 
+def relative_error(got: torch.Tensor, want: torch.Tensor) -> torch.Tensor:
+    """Per-sample squared error over everything but the batch dimension, divided by the
+    target's squared norm: [B, ...] -> [B]."""
+    dims = tuple(range(1, want.dim()))
+    return (got - want).square().sum(dims) / want.square().sum(dims).clamp_min(1e-8)
+
+
+def fusion_statistics(fused: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
+    """How well one fused feature map [1, C, H, W] has the style's: effective ranks of both,
+    ratio of total variances, relative covariance error (benchmarks and tools report these)."""
+    _, fc = mean_covariance(fused.double())
+    _, sc = mean_covariance(style.double())
+    return {
+        "rank": float(effective_rank(fused[0])),
+        "style_rank": float(effective_rank(style[0])),
+        "variance_ratio": float(fc[0].trace() / sc[0].trace()),
+        "covariance_error": float((fc[0] - sc[0]).norm() / sc[0].norm()),
+    }
+
+
 def fusion_shape(fused: torch.Tensor, style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """How far SCT's output is from the style's feature distribution, blind to overall scale.
 
@@ -101,10 +121,9 @@ def fusion_shape(fused: torch.Tensor, style: torch.Tensor, content: torch.Tensor
     sm, sc = mean_covariance(style.float())
     ft = fc.diagonal(dim1=1, dim2=2).sum(1).clamp_min(1e-8)
     st = sc.diagonal(dim1=1, dim2=2).sum(1).clamp_min(1e-8)
-    want = sc / st[:, None, None]
-    shape = (fc / ft[:, None, None] - want).square().sum((1, 2)) / want.square().sum((1, 2))
+    shape = relative_error(fc / ft[:, None, None], sc / st[:, None, None])
     scale = (ft.log() - st.log()).square()
-    mean = (fm - sm).square().sum(1) / sm.square().sum(1).clamp_min(1e-8)
+    mean = relative_error(fm, sm)
     with torch.no_grad():
         target = whiten_colour(content.float(), style.float(), ridge=WCT_RIDGE).flatten(2)
         target = target - target.mean(2, keepdim=True)
@@ -158,8 +177,7 @@ class TrainModule(nn.Module):
             if self.sct_target == "moments":
                 return self.match_moments(content, style)
             if self.sct_target == "shape":
-                cf, sf = self.deepest_features(content, style)
-                return {"shape": fusion_shape(self.net.sct(cf, sf), sf, cf)}
+                return self.match_shape(content, style)
             return self.regress_sct(content, style)
         return self.joint(content, style, gen)
 
@@ -227,9 +245,12 @@ class TrainModule(nn.Module):
         fused = self.net.sct(cf, sf).float()
         fm, fc = mean_covariance(fused)
         sm, sc = mean_covariance(sf)
-        mean = (fm - sm).square().sum(1) / sm.square().sum(1).clamp_min(1e-8)
-        cov = (fc - sc).square().sum((1, 2)) / sc.square().sum((1, 2)).clamp_min(1e-8)
-        return {"moments": (mean + cov).mean()}
+        return {"moments": (relative_error(fm, sm) + relative_error(fc, sc)).mean()}
+
+    def match_shape(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
+        """SCT's fused features against the style's covariance shape and the pair's WCT."""
+        cf, sf = self.deepest_features(content, style)
+        return {"shape": fusion_shape(self.net.sct(cf, sf), sf, cf)}
 
     def regress_sct(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         """SCT's fused features against the closed-form WCT of the same pair (relative MSE)."""
