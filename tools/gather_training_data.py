@@ -354,6 +354,7 @@ def extracted(name: str, cache: Path) -> tuple[Path, str] | None:
     if not stamp.exists():
         if root.exists():
             shutil.rmtree(root)
+        root.mkdir(parents=True)  # dpkg-deb -x makes the last folder only
         run(["dpkg-deb", "-x", str(deb), str(root)], cache)
         stamp.write_text(deb.name)
     version = subprocess.run(
