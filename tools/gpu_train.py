@@ -83,6 +83,9 @@ def main() -> None:
     ap.add_argument(
         "--fusion-weight", type=float, default=10.0, help="joint stages: keeps SCT's output rank"
     )
+    ap.add_argument(
+        "--palette-weight", type=float, default=0.0, help="joint stages: RGB palette term"
+    )
     args = ap.parse_args()
     t_start = time.perf_counter()
     deadline = t_start + args.minutes * 60
@@ -127,6 +130,7 @@ def run_stage(
         style_color_aug=args.style_color_aug,
         sct_target=args.sct_target,
         fusion_weight=args.fusion_weight,
+        palette_weight=args.palette_weight,
         precision=args.precision,
         save_every=0,
         log_every=20,

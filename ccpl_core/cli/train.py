@@ -107,6 +107,11 @@ def register(sub: argparse._SubParsersAction) -> None:
             weight,
             "joint stage: weight of the sct shape target on SCT's output (keeps its rank)",
         ),
+        (
+            "palette_weight",
+            weight,
+            "joint stage: weight of the RGB palette distance between the picture and the style",
+        ),
         ("tau", positive, "InfoNCE temperature"),
         ("num_anchors", positive_int, "CCPL anchors per layer"),
         ("save_every", non_negative_int, "checkpoint interval (0 = only at the end)"),

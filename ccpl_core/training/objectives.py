@@ -18,7 +18,9 @@ there from scratch):
 - ``joint``: the paper's losses (content, mean/std style, CCPL) through decoder and SCT, plus
   optionally a teacher term (the Magenta network's picture of the same pair, see ``teacher.py``)
   whose weight decays linearly to zero at ``teacher_until``, and the ``shape`` target on SCT's
-  output (``fusion_weight``) so that it does not collapse to a few directions again.
+  output (``fusion_weight``) so that it does not collapse to a few directions again, and a
+  palette term (``palette_weight``, :func:`palette_distance`): the paper's style loss matches
+  VGG statistics, which leave the picture's RGB colours free to drift from the painting's.
 
 ``forward`` returns the unweighted losses by name; :func:`loss_weights` gives their weights.
 The joint stage also returns ``fused_rank`` (the effective rank of SCT's output), which is logged
@@ -68,6 +70,7 @@ def loss_weights(cfg: TrainConfig, iteration: int = 0) -> dict[str, float]:
             "ccpl": cfg.ccpl_weight,
             **({"teacher": teacher} if teacher > 0 else {}),
             **({"fusion": cfg.fusion_weight} if cfg.fusion_weight > 0 else {}),
+            **({"palette": cfg.palette_weight} if cfg.palette_weight > 0 else {}),
         },
         "reconstruct": {"pixel": cfg.pixel_weight, "perceptual": cfg.perceptual_weight},
         "sct": {cfg.sct_target: 1.0},
@@ -86,6 +89,35 @@ def mean_covariance(feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     mean = flat.mean(2)
     centred = flat - mean[..., None]
     return mean, centred @ centred.transpose(1, 2) / max(flat.shape[2] - 1, 1)
+
+
+def palette_distance(
+    picture: torch.Tensor,
+    style: torch.Tensor,
+    directions: int = 32,
+    gen: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Sliced Wasserstein-1 distance between the RGB pixel distributions of ``picture`` and
+    ``style`` ([B, 3, H, W] each, any sizes), per sample, in [0, 1] colour units: [B].
+
+    Both sets of pixels are projected on the same random unit directions (fresh each call, so
+    that no fixed set of directions is learnt), sorted and compared quantile by quantile; the
+    larger set is read at the smaller one's quantiles.
+    """
+    rgb = torch.randn(directions, 3, generator=gen)
+    rgb = (rgb / rgb.norm(dim=1, keepdim=True)).to(picture.device)
+    a = torch.einsum("kc,bcn->bkn", rgb, picture.float().flatten(2)).sort(dim=2).values
+    b = torch.einsum("kc,bcn->bkn", rgb, style.float().flatten(2)).sort(dim=2).values
+    if a.shape[2] != b.shape[2]:
+        n = min(a.shape[2], b.shape[2])
+        a, b = (quantiles(x, n) for x in (a, b))
+    return (a - b).abs().mean((1, 2))
+
+
+def quantiles(sorted_values: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` evenly spaced quantiles of values sorted along the last dimension."""
+    at = torch.linspace(0, sorted_values.shape[-1] - 1, n, device=sorted_values.device)
+    return sorted_values[..., at.round().long()]
 
 
 def relative_error(got: torch.Tensor, want: torch.Tensor) -> torch.Tensor:
@@ -155,6 +187,7 @@ class TrainModule(nn.Module):
         self.stage = cfg.stage
         self.sct_target = cfg.sct_target
         self.fusion_weight = cfg.fusion_weight if cfg.stage == "joint" else 0.0
+        self.palette_weight = cfg.palette_weight if cfg.stage == "joint" else 0.0
         self.ccpl = CCPLLoss(net.mode, cfg.num_anchors, cfg.tau)
         self.taps = net.spec.style_taps
         net.encoder.requires_grad_(False)
@@ -204,6 +237,9 @@ class TrainModule(nn.Module):
             losses["teacher"] = sum(self.picture_terms(out, gf, target, want))
         if self.fusion_weight > 0:  # keeps SCT's output from collapsing to a few directions
             losses["fusion"] = fusion_shape(fused, sf[deepest], cf[deepest])
+        if self.palette_weight > 0:  # the painting's colours, which VGG statistics leave free
+            h, w = content.shape[-2:]
+            losses["palette"] = palette_distance(out[..., :h, :w], style, gen=gen).mean()
         with torch.no_grad():  # logged, not trained on: SCT collapsing shows here first
             losses["fused_rank"] = effective_rank(fused[0].detach().float())
         return losses

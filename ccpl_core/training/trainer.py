@@ -62,6 +62,7 @@ class TrainConfig:
     teacher_weight: float = 0.0
     teacher_until: int = 0
     fusion_weight: float = 0.0
+    palette_weight: float = 0.0
     tau: float = 0.07
     num_anchors: int = 8
     precision: str = "auto"
@@ -105,6 +106,7 @@ class TrainConfig:
             "teacher_weight",
             "teacher_until",
             "fusion_weight",
+            "palette_weight",
         ):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
