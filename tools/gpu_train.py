@@ -86,6 +86,9 @@ def main() -> None:
     ap.add_argument(
         "--palette-weight", type=float, default=0.0, help="joint stages: RGB palette term"
     )
+    ap.add_argument(
+        "--texture-weight", type=float, default=0.0, help="joint stages: Gram texture term"
+    )
     args = ap.parse_args()
     t_start = time.perf_counter()
     deadline = t_start + args.minutes * 60
@@ -131,6 +134,7 @@ def run_stage(
         sct_target=args.sct_target,
         fusion_weight=args.fusion_weight,
         palette_weight=args.palette_weight,
+        texture_weight=args.texture_weight,
         precision=args.precision,
         save_every=0,
         log_every=20,

@@ -112,6 +112,11 @@ def register(sub: argparse._SubParsersAction) -> None:
             weight,
             "joint stage: weight of the RGB palette distance between the picture and the style",
         ),
+        (
+            "texture_weight",
+            weight,
+            "joint stage: weight of the Gram (channel covariance) distance to the style",
+        ),
         ("tau", positive, "InfoNCE temperature"),
         ("num_anchors", positive_int, "CCPL anchors per layer"),
         ("save_every", non_negative_int, "checkpoint interval (0 = only at the end)"),

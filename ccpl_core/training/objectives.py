@@ -20,7 +20,9 @@ there from scratch):
   whose weight decays linearly to zero at ``teacher_until``, and the ``shape`` target on SCT's
   output (``fusion_weight``) so that it does not collapse to a few directions again, and a
   palette term (``palette_weight``, :func:`palette_distance`): the paper's style loss matches
-  VGG statistics, which leave the picture's RGB colours free to drift from the painting's.
+  VGG statistics, which leave the picture's RGB colours free to drift from the painting's; and a
+  texture term (``texture_weight``, :func:`texture_distance`): channel covariances at every
+  style tap, which the per-channel mean/std loss leaves free.
 
 ``forward`` returns the unweighted losses by name; :func:`loss_weights` gives their weights.
 The joint stage also returns ``fused_rank`` (the effective rank of SCT's output), which is logged
@@ -71,6 +73,7 @@ def loss_weights(cfg: TrainConfig, iteration: int = 0) -> dict[str, float]:
             **({"teacher": teacher} if teacher > 0 else {}),
             **({"fusion": cfg.fusion_weight} if cfg.fusion_weight > 0 else {}),
             **({"palette": cfg.palette_weight} if cfg.palette_weight > 0 else {}),
+            **({"texture": cfg.texture_weight} if cfg.texture_weight > 0 else {}),
         },
         "reconstruct": {"pixel": cfg.pixel_weight, "perceptual": cfg.perceptual_weight},
         "sct": {cfg.sct_target: 1.0},
@@ -114,6 +117,42 @@ def palette_distance(
         n = min(a.shape[2], b.shape[2])
         a, b = (quantiles(x, n) for x in (a, b))
     return (a - b).abs().mean((1, 2))
+
+
+def gram_errors(picture_feats: list[torch.Tensor], style_feats: list[torch.Tensor]) -> torch.Tensor:
+    """Per sample and tap, mean((G_picture - G_style)^2) / mean(G_style^2) of the centred Gram
+    matrices (channel covariances over positions): [B, taps].
+
+    Summed over the taps this is the benchmark's texture figure
+    (:func:`ccpl_core.quality.relative_gram_distance`, which pools a batch and computes in
+    float64 outside autograd).
+    """
+    errors = []
+    for p, s in zip(picture_feats, style_feats, strict=True):
+        gp, gs = (gram(f) for f in (p.float(), s.detach().float()))
+        errors.append((gp - gs).square().mean((1, 2)) / gs.square().mean((1, 2)).clamp_min(1e-12))
+    return torch.stack(errors, dim=1)
+
+
+def gram(feat: torch.Tensor) -> torch.Tensor:
+    """Centred Gram matrices [B, C, C] of [B, C, H, W], averaged over the H*W positions."""
+    flat = feat.flatten(2)
+    centred = flat - flat.mean(2, keepdim=True)
+    return centred @ centred.transpose(1, 2) / flat.shape[2]
+
+
+def texture_distance(
+    picture_feats: list[torch.Tensor], style_feats: list[torch.Tensor]
+) -> torch.Tensor:
+    """The texture term: relative Frobenius distance of the Gram matrices, summed over the
+    taps, per sample: [B].
+
+    The paper's mean/std style loss is blind to how channels vary *together*; a picture can
+    meet it through a few directions (the shipped SCT's rank-2 output). The square root of each
+    tap's :func:`gram_errors` keeps the term quadratic in the features: the benchmark's figure
+    itself is quartic, and one Adam step on it multiplied a small decoder's loss by 10^8.
+    """
+    return gram_errors(picture_feats, style_feats).clamp_min(1e-12).sqrt().sum(1)
 
 
 def quantiles(sorted_values: torch.Tensor, n: int) -> torch.Tensor:
@@ -190,6 +229,7 @@ class TrainModule(nn.Module):
         self.sct_target = cfg.sct_target
         self.fusion_weight = cfg.fusion_weight if cfg.stage == "joint" else 0.0
         self.palette_weight = cfg.palette_weight if cfg.stage == "joint" else 0.0
+        self.texture_weight = cfg.texture_weight if cfg.stage == "joint" else 0.0
         self.ccpl = CCPLLoss(net.mode, cfg.num_anchors, cfg.tau)
         self.taps = net.spec.style_taps
         net.encoder.requires_grad_(False)
@@ -242,6 +282,9 @@ class TrainModule(nn.Module):
         if self.palette_weight > 0:  # the painting's colours, which VGG statistics leave free
             h, w = content.shape[-2:]
             losses["palette"] = palette_distance(out[..., :h, :w], style, gen=gen).mean()
+        if self.texture_weight > 0:  # how channels vary together, which mean/std leave free
+            picture = [gf[t] for t in self.taps]
+            losses["texture"] = texture_distance(picture, [sf[t] for t in self.taps]).mean()
         with torch.no_grad():  # logged, not trained on: SCT collapsing shows here first
             losses["fused_rank"] = effective_rank(fused[0].detach().float())
         return losses

@@ -63,6 +63,7 @@ class TrainConfig:
     teacher_until: int = 0
     fusion_weight: float = 0.0
     palette_weight: float = 0.0
+    texture_weight: float = 0.0
     tau: float = 0.07
     num_anchors: int = 8
     precision: str = "auto"
@@ -107,6 +108,7 @@ class TrainConfig:
             "teacher_until",
             "fusion_weight",
             "palette_weight",
+            "texture_weight",
         ):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
