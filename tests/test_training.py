@@ -11,7 +11,14 @@ from ccpl_core.cli import main
 from ccpl_core.losses import style_loss
 from ccpl_core.models import SCTNet
 from ccpl_core.models.untrained import random_sctnet
-from ccpl_core.training import CropSampler, PairBatches, TrainConfig, Trainer, export_checkpoint
+from ccpl_core.training import (
+    CropSampler,
+    PairBatches,
+    TrainConfig,
+    Trainer,
+    average_checkpoints,
+    export_checkpoint,
+)
 from ccpl_core.training.finetune import finetune
 from ccpl_core.weights.files import read_state, save_state
 from ccpl_core.weights.vgg_import import build_encoder
@@ -82,6 +89,30 @@ def test_export_and_load_inference_model(tmp_path, art_net):
         net.state_dict()["decoder.28.weight"], ref["decoder.28.weight"], atol=1e-3
     )
     assert net.state_dict()["decoder.28.weight"].dtype == torch.float32
+
+
+def test_averaged_checkpoints_are_the_mean_of_one_runs_weights(tmp_path):
+    t = make_trainer(tmp_path, iterations=6, keep_every=3, lr=1e-3)
+    t.run()
+    ckpts = [tmp_path / "iter_0000003.safetensors", tmp_path / "latest.safetensors"]  # 3, 6
+    out = average_checkpoints(ckpts, tmp_path / "m" / "model.safetensors")
+    got, meta = read_state(out)
+    a, b = (read_state(c)[0] for c in ckpts)
+    key = "decoder.28.weight"
+    assert not torch.equal(a["net." + key], b["net." + key])  # the run moved between them
+    assert torch.allclose(got[key], (a["net." + key] + b["net." + key]) / 2)
+    assert meta["ccpl.averaged"] == "3,6" and meta["ccpl.iterations"] == "6"
+    assert (
+        "ccpl.averaged"
+        not in read_state(export_checkpoint(ckpts[1], tmp_path / "e.safetensors"))[1]
+    )
+    other = make_trainer(tmp_path / "photo", iterations=1)
+    other.run()  # same parts, another encoder: not one run's checkpoints
+    tensors, meta = read_state(tmp_path / "photo" / "latest.safetensors")
+    meta["ccpl.encoder_fingerprint"] = "another"
+    save_state(tensors, tmp_path / "other.safetensors", meta)
+    with pytest.raises(ModelError, match="same model"):
+        average_checkpoints([ckpts[0], tmp_path / "other.safetensors"], tmp_path / "x.safetensors")
 
 
 def test_encoder_fingerprint_picks_the_right_shared_encoder(tmp_path):

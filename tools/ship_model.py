@@ -1,11 +1,12 @@
 """Export a training checkpoint as a bundled model and record it in the manifest.
 
-    python tools/ship_model.py RUN/latest.safetensors --name ccpl-open-art \
+    python tools/ship_model.py RUN/latest.safetensors [MORE CHECKPOINTS] --name ccpl-open-art \
         --recipe "reconstruct 1500 it -> sct 800 it -> joint ..." --data data/train_v2 [--default]
 
 Writes models/<name with underscores>.safetensors (fp16; loading restores fp32) and the manifest
 entry (sha256, size, iterations, recipe, hash of the training-data list); ``--default`` makes it
-the manifest's default model of its mode.
+the manifest's default model of its mode. Several checkpoints of one run ship as the mean of
+their weights (``ccpl_core.training.average_checkpoints``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ccpl_core.training import export_checkpoint
+from ccpl_core.training import average_checkpoints
 from ccpl_core.weights.files import read_state, save_state, sha256_file
 from ccpl_core.weights.manifest import load_manifest
 
@@ -30,7 +31,7 @@ TEACHER = (
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("checkpoint")
+    ap.add_argument("checkpoint", nargs="+", help="a run's checkpoint(s) (several: averaged)")
     ap.add_argument("--name", required=True, help="manifest name, e.g. ccpl-open-art")
     ap.add_argument("--recipe", required=True, help="the stages and iterations, one line")
     ap.add_argument("--data", default="data/train_v2", help="training data folder (DATA_HASH)")
@@ -44,18 +45,21 @@ def main() -> None:
     args = ap.parse_args()
     manifest = ROOT / "weights_manifest.json"
     data = json.loads(manifest.read_text())
-    _, meta = read_state(args.checkpoint)
+    _, meta = read_state(args.checkpoint[-1])
     mode = meta["ccpl.mode"]
     file = args.name.replace("-", "_") + ".safetensors"
     # the fingerprint stays the one the run recorded: it is of the encoder layers the model
     # uses (a photo model uses only the relu3_1 part of the shared encoder file)
     extra = {"ccpl.source": f"ccpl train: ComfyUI-CCPL {args.name}"}
     if meta.get("ccpl.kind") == "training-checkpoint":
-        out = export_checkpoint(args.checkpoint, ROOT / "models" / file, extra, torch.float16)
+        out = average_checkpoints(args.checkpoint, ROOT / "models" / file, extra, torch.float16)
+    elif len(args.checkpoint) > 1:
+        raise SystemExit("several files are averaged only when they are training checkpoints")
     else:  # a model file, e.g. from tools/combine_stages.py
-        tensors, _ = read_state(args.checkpoint)
+        tensors, _ = read_state(args.checkpoint[0])
         half = {k: v.half() for k, v in tensors.items() if not k.startswith("encoder.")}
         out = save_state(half, ROOT / "models" / file, meta | extra, overwrite=True)
+    averaged = read_state(out)[1].get("ccpl.averaged")
     hash_file = Path(args.data) / "DATA_HASH"
     data["models"][args.name] = {
         "kind": "model",
@@ -72,6 +76,7 @@ def main() -> None:
         "provenance": {
             "iterations": int(meta.get("ccpl.iteration") or meta.get("ccpl.iterations") or 0),
             "recipe": args.recipe,
+            **({"averaged_iterations": averaged.split(",")} if averaged else {}),
             "data_list_sha256": hash_file.read_text().strip() if hash_file.exists() else None,
             "script": "python tools/gather_training_data.py; ccpl train --stage ... (README: "
             "Training); python tools/ship_model.py RUN/latest.safetensors --name " + args.name,

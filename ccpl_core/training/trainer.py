@@ -367,28 +367,3 @@ def _mean_record(window: list[dict]) -> dict:
     rec["lr"] = window[-1]["lr"]
     rec["finite"] = all(math.isfinite(w["total"]) for w in window)
     return rec
-
-
-def export_checkpoint(
-    checkpoint: str | os.PathLike,
-    output: str | os.PathLike,
-    metadata: dict[str, str] | None = None,
-    dtype: torch.dtype = torch.float32,
-) -> Path:
-    """Inference weights (decoder + SCT, no optimiser, no heads) of a training checkpoint.
-
-    ``dtype=torch.float16`` halves the file; loading restores float32.
-    """
-    tensors, meta = read_state(checkpoint)
-    if meta.get("ccpl.kind") != "training-checkpoint":
-        raise ModelError(f"{checkpoint} is not a training checkpoint")
-    state = {k[4:]: v.to(dtype) for k, v in tensors.items() if k.startswith("net.")}
-    out_meta = {
-        "ccpl.mode": meta["ccpl.mode"],
-        "ccpl.iterations": meta.get("ccpl.iteration", ""),
-        "ccpl.config": meta.get("ccpl.config", ""),
-        "ccpl.kind": "model",
-        "ccpl.encoder_fingerprint": meta.get("ccpl.encoder_fingerprint", ""),
-        **(metadata or {}),
-    }
-    return save_state(state, output, out_meta, overwrite=True)
