@@ -5,7 +5,9 @@ script carries everything with it: the packed training images (``tools/gather_tr
 --pack``, ~30 MiB of WebP) and the model to start from. It runs a plan of stages, each for a
 share of the time budget, on the same network, and writes fp16 inference weights to ``--out``
 after every stage and every ``--save-minutes`` (an Adam state would exceed the size of a
-returned file), plus ``log.json``. A stage that fails is logged and the plan goes on.
+returned file), plus ``log.json``; a joint stage also writes ``<mode>_averaged.safetensors``, the
+mean of its weights over the last ``--average`` share of its time. A stage that fails is logged
+and the plan goes on.
 
     python tools/gpu_train.py --pack data/train_v2_packed.tar \\
         --init models/ccpl_starter_art.safetensors --minutes 6 --out "$OUT" \\
@@ -41,6 +43,8 @@ from ccpl_core.weights.files import save_sctnet
 
 #: Learning rate of each stage (the SCT-only regression tolerates a larger one).
 STAGE_LR = {"reconstruct": 2e-4, "sct": 5e-4, "joint": 1e-4}
+#: Iterations between the snapshots that ``--average`` takes.
+AVERAGE_EVERY = 10
 
 
 def _decode(name: str, data: bytes, short_side: int) -> torch.Tensor:
@@ -88,6 +92,13 @@ def main() -> None:
     )
     ap.add_argument(
         "--texture-weight", type=float, default=0.0, help="joint stages: Gram texture term"
+    )
+    ap.add_argument(
+        "--average",
+        type=float,
+        default=0.5,
+        help="joint stages: also write <mode>_averaged.safetensors, the mean of the weights "
+        "over this last share of the stage's time (0 = off)",
     )
     args = ap.parse_args()
     t_start = time.perf_counter()
@@ -151,17 +162,23 @@ def run_stage(
     trainer = Trainer(net, cfg, batches, None, device=args.device)
     t0 = time.perf_counter()
     last_save = [t0]
+    average_from = stop_at - args.average * (stop_at - t0) if stage == "joint" else float("inf")
+    mean = WeightAverage()
 
     def should_stop() -> bool:
         now = time.perf_counter()
         if now - last_save[0] > args.save_minutes * 60:
             save(trainer.module.net, mode, stage, trainer.iteration, out)
             last_save[0] = now
+        if now >= average_from and trainer.iteration % AVERAGE_EVERY == 0:
+            mean.add(trainer.module.net)
         return now >= stop_at
 
     trainer.run(should_stop=should_stop)
     seconds = time.perf_counter() - t0
     save(trainer.module.net, mode, stage, trainer.iteration, out)
+    if mean.count:
+        save(mean.net(net), mode, stage, trainer.iteration, out, f"{mode}_averaged")
     net.cpu()
     print(f"{mode} {stage}: {trainer.iteration} it in {seconds:.0f} s", flush=True)
     return {
@@ -172,16 +189,41 @@ def run_stage(
         "device": str(trainer.device),
         "dtype": str(trainer.dtype),
         "history": trainer.history,
+        "averaged_snapshots": mean.count,
     }
 
 
-def save(net: SCTNet, mode: str, stage: str, iterations: int, out: Path) -> None:
+class WeightAverage:
+    """Running sum of a network's trainable weights (decoder + SCT), sampled along a run: the
+    mean of one run's late weights beats its last weights when the batches are noisy
+    (ccpl_core.training.average_checkpoints; README: Training)."""
+
+    def __init__(self) -> None:
+        self.total: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, net: SCTNet) -> None:
+        for k, v in net.state_dict().items():
+            if not k.startswith("encoder."):
+                self.total[k] = self.total.get(k, 0) + v.detach().float()
+        self.count += 1
+
+    def net(self, like: SCTNet) -> SCTNet:
+        state = like.state_dict() | {k: v / self.count for k, v in self.total.items()}
+        averaged = SCTNet(like.mode)
+        averaged.load_state_dict({k: v.detach().cpu() for k, v in state.items()})
+        return averaged
+
+
+def save(
+    net: SCTNet, mode: str, stage: str, iterations: int, out: Path, name: str | None = None
+) -> None:
     """fp16 decoder + SCT (a 10 MB file for art), named by mode: the latest state of that mode."""
     half = SCTNet(mode)
     half.load_state_dict({k: v.detach().cpu() for k, v in net.state_dict().items()})
     half.half()
     meta = {"ccpl.last_stage": stage, "ccpl.iterations": str(iterations)}
-    save_sctnet(half, out / f"{mode}.safetensors", meta, overwrite=True)
+    save_sctnet(half, out / f"{name or mode}.safetensors", meta, overwrite=True)
 
 
 if __name__ == "__main__":
