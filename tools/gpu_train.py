@@ -43,8 +43,6 @@ from ccpl_core.weights.files import save_sctnet
 
 #: Learning rate of each stage (the SCT-only regression tolerates a larger one).
 STAGE_LR = {"reconstruct": 2e-4, "sct": 5e-4, "joint": 1e-4}
-#: Iterations between the snapshots that ``--average`` takes.
-AVERAGE_EVERY = 10
 
 
 def _decode(name: str, data: bytes, short_side: int) -> torch.Tensor:
@@ -99,6 +97,9 @@ def main() -> None:
         default=0.5,
         help="joint stages: also write <mode>_averaged.safetensors, the mean of the weights "
         "over this last share of the stage's time (0 = off)",
+    )
+    ap.add_argument(
+        "--average-every", type=int, default=10, help="iterations between averaged snapshots"
     )
     args = ap.parse_args()
     t_start = time.perf_counter()
@@ -170,7 +171,7 @@ def run_stage(
         if now - last_save[0] > args.save_minutes * 60:
             save(trainer.module.net, mode, stage, trainer.iteration, out)
             last_save[0] = now
-        if now >= average_from and trainer.iteration % AVERAGE_EVERY == 0:
+        if now >= average_from and trainer.iteration % args.average_every == 0:
             mean.add(trainer.module.net)
         return now >= stop_at
 
@@ -194,7 +195,8 @@ def run_stage(
 
 
 class WeightAverage:
-    """Running sum of a network's trainable weights (decoder + SCT), sampled along a run: the
+    """Running sum of a network's trainable weights (decoder + SCT), sampled along a run (every
+    ``--average-every`` iterations): the
     mean of one run's late weights beats its last weights when the batches are noisy
     (ccpl_core.training.average_checkpoints; README: Training)."""
 
