@@ -91,6 +91,18 @@ def test_export_and_load_inference_model(tmp_path, art_net):
     assert net.state_dict()["decoder.28.weight"].dtype == torch.float32
 
 
+def test_warmup_raises_the_lr_linearly_then_the_decay_takes_over(tmp_path):
+    t = make_trainer(tmp_path, iterations=3, lr=1e-3, lr_decay=0.5, warmup=4)
+    assert [t.lr_at(i) for i in range(3)] == pytest.approx([2.5e-4, 5e-4 / 1.5, 7.5e-4 / 2])
+    assert t.lr_at(3) == pytest.approx(1e-3 / 2.5) and t.lr_at(8) == pytest.approx(1e-3 / 5)
+    plain = make_trainer(tmp_path / "p", iterations=1, lr=1e-3, lr_decay=0.5)
+    assert plain.lr_at(0) == pytest.approx(1e-3)
+    history = t.run()
+    assert [h["lr"] for h in history] == pytest.approx([2.5e-4, 5e-4 / 1.5, 7.5e-4 / 2])
+    with pytest.raises(InputError, match="warmup"):
+        TrainConfig(warmup=-1).validate()
+
+
 def test_averaged_checkpoints_are_the_mean_of_one_runs_weights(tmp_path):
     t = make_trainer(tmp_path, iterations=6, keep_every=3, lr=1e-3)
     t.run()

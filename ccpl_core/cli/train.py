@@ -89,6 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("iterations", positive_int, "total iterations"),
         ("resize", int_range(32), "shorter side before cropping, at least --crop"),
         ("lr_decay", weight, "lr = lr / (1 + decay * it)"),
+        ("warmup", non_negative_int, "iterations of linear lr warm-up (fine-tuning a model)"),
         ("pixel_weight", weight, "reconstruct stage: L1 pixel loss weight"),
         ("perceptual_weight", weight, "reconstruct stage: perceptual loss weight"),
         (

@@ -52,6 +52,9 @@ class TrainConfig:
     resize: int = 512
     lr: float = 1e-4
     lr_decay: float = 5e-5
+    #: Iterations over which the lr rises linearly from lr/warmup to lr: a fresh Adam state's
+    #: first steps are ~lr * sign(gradient) on every weight, a jolt to a trained model.
+    warmup: int = 0
     content_weight: float = 1.0
     style_weight: float = 10.0
     ccpl_weight: float = 5.0
@@ -109,6 +112,7 @@ class TrainConfig:
             "fusion_weight",
             "palette_weight",
             "texture_weight",
+            "warmup",
         ):
             if getattr(self, name) < 0:
                 raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -163,7 +167,8 @@ class Trainer:
         return loss_weights(self.cfg, self.iteration)
 
     def lr_at(self, iteration: int) -> float:
-        return self.cfg.lr / (1.0 + self.cfg.lr_decay * iteration)
+        rise = min(1.0, (iteration + 1) / self.cfg.warmup) if self.cfg.warmup > 0 else 1.0
+        return rise * self.cfg.lr / (1.0 + self.cfg.lr_decay * iteration)
 
     def step(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
         """One optimisation step on uint8 or float batches; returns the losses."""
