@@ -135,10 +135,10 @@ def gram_errors(picture_feats: list[torch.Tensor], style_feats: list[torch.Tenso
 
 
 def gram(feat: torch.Tensor) -> torch.Tensor:
-    """Centred Gram matrices [B, C, C] of [B, C, H, W], averaged over the H*W positions."""
-    flat = feat.flatten(2)
-    centred = flat - flat.mean(2, keepdim=True)
-    return centred @ centred.transpose(1, 2) / flat.shape[2]
+    """Centred Gram matrices [B, C, C] of [B, C, H, W], averaged over the H*W positions (the
+    biased covariance, as the benchmark's)."""
+    n = feat.shape[-2] * feat.shape[-1]
+    return mean_covariance(feat)[1] * ((n - 1) / n)
 
 
 def texture_distance(
