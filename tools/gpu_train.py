@@ -92,6 +92,9 @@ def main() -> None:
         "--texture-weight", type=float, default=0.0, help="joint stages: Gram texture term"
     )
     ap.add_argument(
+        "--warmup", type=int, default=0, help="iterations of linear lr warm-up in every stage"
+    )
+    ap.add_argument(
         "--average",
         type=float,
         default=0.5,
@@ -142,6 +145,7 @@ def run_stage(
         resize=args.resize,
         lr=STAGE_LR[stage],
         lr_decay=0.0,
+        warmup=args.warmup,
         style_color_aug=args.style_color_aug,
         sct_target=args.sct_target,
         fusion_weight=args.fusion_weight,
