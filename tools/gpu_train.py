@@ -202,7 +202,7 @@ class WeightAverage:
     """Running sum of a network's trainable weights (decoder + SCT), sampled along a run (every
     ``--average-every`` iterations): the
     mean of one run's late weights beats its last weights when the batches are noisy
-    (ccpl_core.training.average_checkpoints; README: Training)."""
+    (ccpl_core.training.average_checkpoints)."""
 
     def __init__(self) -> None:
         self.total: dict[str, torch.Tensor] = {}
