@@ -91,6 +91,14 @@ def test_export_and_load_inference_model(tmp_path, art_net):
     assert net.state_dict()["decoder.28.weight"].dtype == torch.float32
 
 
+def test_keep_every_keeps_numbered_checkpoints_between_saves(tmp_path):
+    t = make_trainer(tmp_path, iterations=6, keep_every=2)  # saves every 3
+    t.run()
+    kept = sorted(p.name for p in tmp_path.glob("iter_*.safetensors"))
+    assert kept == ["iter_0000002.safetensors", "iter_0000004.safetensors"]
+    assert read_state(tmp_path / kept[0])[1]["ccpl.iteration"] == "2"
+
+
 def test_warmup_raises_the_lr_linearly_then_the_decay_takes_over(tmp_path):
     t = make_trainer(tmp_path, iterations=3, lr=1e-3, lr_decay=0.5, warmup=4)
     assert [t.lr_at(i) for i in range(3)] == pytest.approx([2.5e-4, 5e-4 / 1.5, 7.5e-4 / 2])

@@ -240,9 +240,10 @@ class Trainer:
                 self.history.append(rec)
                 self._log(rec)
                 window, t0 = [], time.perf_counter()
-            if cfg.save_every and it % cfg.save_every == 0 and it != stop:
+            keep = cfg.keep_every and it % cfg.keep_every == 0  # whatever save_every says
+            if (keep or (cfg.save_every and it % cfg.save_every == 0)) and it != stop:
                 self.save_checkpoint()
-                if cfg.keep_every and it % cfg.keep_every == 0:
+                if keep:
                     self.save_checkpoint(self.out_dir / f"iter_{it:07d}.safetensors")
             if cfg.val_every and self.validation is not None and it % cfg.val_every == 0:
                 self.save_validation()
