@@ -199,10 +199,9 @@ def run_stage(
 
 
 class WeightAverage:
-    """Running sum of a network's trainable weights (decoder + SCT), sampled along a run (every
-    ``--average-every`` iterations): the
-    mean of one run's late weights beats its last weights when the batches are noisy
-    (ccpl_core.training.average_checkpoints)."""
+    """Running sum of a network's trainable weights (decoder + SCT), sampled every
+    ``--average-every`` iterations: the mean of one run's late weights cancels much of the noise
+    of its steps (as ``ccpl_core.training.average_checkpoints`` does for saved checkpoints)."""
 
     def __init__(self) -> None:
         self.total: dict[str, torch.Tensor] = {}
