@@ -126,6 +126,14 @@ def test_averaged_checkpoints_are_the_mean_of_one_runs_weights(tmp_path):
         "ccpl.averaged"
         not in read_state(export_checkpoint(ckpts[1], tmp_path / "e.safetensors"))[1]
     )
+    start = export_checkpoint(ckpts[0], tmp_path / "start.safetensors")  # a model file
+    got, meta = read_state(average_checkpoints([start, ckpts[1]], tmp_path / "s.safetensors"))
+    assert torch.allclose(got[key], (a["net." + key] + b["net." + key]) / 2)
+    assert meta["ccpl.averaged"] == "model,6" and meta["ccpl.iterations"] == "6"
+    with pytest.raises(ModelError, match="no training checkpoint"):
+        average_checkpoints([start, start], tmp_path / "t.safetensors")
+    with pytest.raises(ModelError, match="not a training checkpoint"):
+        export_checkpoint(start, tmp_path / "again.safetensors")  # one model file: no run
     other = make_trainer(tmp_path / "photo", iterations=1)
     other.run()  # same parts, another encoder: not one run's checkpoints
     tensors, meta = read_state(tmp_path / "photo" / "latest.safetensors")

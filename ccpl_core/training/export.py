@@ -41,19 +41,27 @@ def average_checkpoints(
 ) -> Path:
     """Inference weights that are the mean (in float32) of the checkpoints' weights.
 
-    The metadata is the last checkpoint's; with more than one, ``ccpl.averaged`` lists the
-    iterations averaged.
+    Beside checkpoints, the list may hold model files of the same network (e.g. the model the
+    run started from, its ``--init``), listed as ``model`` in ``ccpl.averaged``. The metadata is
+    the last checkpoint's; with more than one file, ``ccpl.averaged`` lists what was averaged.
     """
     if not checkpoints:
         raise ModelError("no checkpoints to export")
     total: dict[str, torch.Tensor] = {}
     first: dict[str, str] = {}
-    iterations = []
+    last: dict[str, str] = {}
+    averaged = []
     for path in checkpoints:
         tensors, meta = read_state(path)
-        if meta.get("ccpl.kind") != "training-checkpoint":
+        if meta.get("ccpl.kind") == "training-checkpoint":
+            net = {k[4:]: v.float() for k, v in tensors.items() if k.startswith("net.")}
+            last = meta
+            averaged.append(meta.get("ccpl.iteration", ""))
+        elif len(checkpoints) > 1 and "ccpl.mode" in meta:  # e.g. the model a run started from
+            net = {k: v.float() for k, v in tensors.items() if not k.startswith("encoder.")}
+            averaged.append("model")
+        else:
             raise ModelError(f"{path} is not a training checkpoint")
-        net = {k[4:]: v.float() for k, v in tensors.items() if k.startswith("net.")}
         if not total:
             total, first = net, meta
         else:
@@ -64,8 +72,8 @@ def average_checkpoints(
                     "(mode, encoder or trained parts differ): average one run's checkpoints"
                 )
             total = {k: total[k] + net[k] for k in total}
-        iterations.append(meta.get("ccpl.iteration", ""))
-        last = meta
+    if not last:
+        raise ModelError("no training checkpoint among the files to average")
     state = {k: (v / len(checkpoints)).to(dtype) for k, v in total.items()}
     out_meta = {
         "ccpl.mode": last["ccpl.mode"],
@@ -73,7 +81,7 @@ def average_checkpoints(
         "ccpl.config": last.get("ccpl.config", ""),
         "ccpl.kind": "model",
         "ccpl.encoder_fingerprint": last.get("ccpl.encoder_fingerprint", ""),
-        **({"ccpl.averaged": ",".join(iterations)} if len(checkpoints) > 1 else {}),
+        **({"ccpl.averaged": ",".join(averaged)} if len(checkpoints) > 1 else {}),
         **(metadata or {}),
     }
     return save_state(state, output, out_meta, overwrite=True)
