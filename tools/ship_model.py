@@ -45,16 +45,20 @@ def main() -> None:
     args = ap.parse_args()
     manifest = ROOT / "weights_manifest.json"
     data = json.loads(manifest.read_text())
-    _, meta = read_state(args.checkpoint[-1])
+    metas = [read_state(c)[1] for c in args.checkpoint]
+    runs = [m for m in metas if m.get("ccpl.kind") == "training-checkpoint"]
+    meta = runs[-1] if runs else metas[-1]
     mode = meta["ccpl.mode"]
     file = args.name.replace("-", "_") + ".safetensors"
     # the fingerprint stays the one the run recorded: it is of the encoder layers the model
     # uses (a photo model uses only the relu3_1 part of the shared encoder file)
     extra = {"ccpl.source": f"ccpl train: ComfyUI-CCPL {args.name}"}
-    if meta.get("ccpl.kind") == "training-checkpoint":
+    if runs:  # with several files: their mean (the model a run started from may be one)
         out = average_checkpoints(args.checkpoint, ROOT / "models" / file, extra, torch.float16)
     elif len(args.checkpoint) > 1:
-        raise SystemExit("several files are averaged only when they are training checkpoints")
+        raise SystemExit(
+            "several files are averaged only when one of them is a training checkpoint"
+        )
     else:  # a model file, e.g. from tools/combine_stages.py
         tensors, _ = read_state(args.checkpoint[0])
         half = {k: v.half() for k, v in tensors.items() if not k.startswith("encoder.")}
