@@ -34,7 +34,7 @@ def test_weight_average_is_the_mean_of_the_snapshots():
     a, b = random_sctnet("art", seed=1), random_sctnet("art", seed=2)
     average.add(a)
     average.add(b)
-    mean = average.net(a).state_dict()
+    mean = average.state(a)
     key = "decoder.28.weight"
     want = (a.state_dict()[key] + b.state_dict()[key]) / 2
     assert average.count == 2 and torch.allclose(mean[key], want)

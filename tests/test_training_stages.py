@@ -419,21 +419,24 @@ def test_palette_distance_measures_a_colour_shift_at_any_sizes():
     assert float(moving.grad.mean()) < 0  # brightening every pixel lowers it
 
 
-def test_joint_palette_weight_pulls_the_picture_towards_the_style_colours(tmp_path):
+# lr 1e-4 for texture: the Gram term is quadratic in the features, and at 1e-3 one Adam step of
+# the tiny random decoder multiplies it by 10^4
+@pytest.mark.parametrize("term,lr", [("palette", 1e-3), ("texture", 1e-4)])
+def test_joint_extra_term_alone_lowers_its_loss(tmp_path, term, lr):
     plain = stage_trainer(tmp_path / "p", "joint", iterations=1)
-    assert "palette" not in plain.weights
-    # the palette term alone (the paper's losses weighted 0), so that the test sees only it
+    assert term not in plain.weights
+    # the term alone (the paper's losses weighted 0), so that the test sees only it
     t = stage_trainer(
-        tmp_path, "joint", iterations=25, lr=1e-3, palette_weight=1.0,
+        tmp_path, "joint", iterations=25, lr=lr, **{f"{term}_weight": 1.0},
         content_weight=0.0, style_weight=0.0, ccpl_weight=0.0,
     )  # fmt: skip
-    assert t.weights["palette"] == 1.0
+    assert t.weights[term] == 1.0
     before = fixed_loss(t)
     history = t.run()
-    assert all(h["palette"] > 0 for h in history)
+    assert all(h[term] > 0 for h in history)
     assert fixed_loss(t) < 0.8 * before
-    with pytest.raises(InputError, match="palette_weight"):
-        TrainConfig(palette_weight=-1.0).validate()
+    with pytest.raises(InputError, match=f"{term}_weight"):
+        TrainConfig(**{f"{term}_weight": -1.0}).validate()
 
 
 def test_gram_errors_are_the_benchmarks_texture_figure_per_sample():
@@ -461,21 +464,3 @@ def test_gram_errors_are_the_benchmarks_texture_figure_per_sample():
 def shuffle_positions(feat: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     order = torch.randperm(feat.shape[-2] * feat.shape[-1], generator=gen)
     return feat.flatten(2)[..., order].view_as(feat)
-
-
-def test_joint_texture_weight_pulls_the_picture_towards_the_style_texture(tmp_path):
-    plain = stage_trainer(tmp_path / "p", "joint", iterations=1)
-    assert "texture" not in plain.weights
-    # lr 1e-4: the Gram term is quadratic in the features, and at 1e-3 one Adam step of the tiny
-    # random decoder multiplies it by 10^4
-    t = stage_trainer(
-        tmp_path, "joint", iterations=25, lr=1e-4, texture_weight=1.0,
-        content_weight=0.0, style_weight=0.0, ccpl_weight=0.0,
-    )  # fmt: skip
-    assert t.weights["texture"] == 1.0
-    before = fixed_loss(t)
-    history = t.run()
-    assert all(h["texture"] > 0 for h in history)
-    assert fixed_loss(t) < 0.8 * before
-    with pytest.raises(InputError, match="texture_weight"):
-        TrainConfig(texture_weight=-1.0).validate()

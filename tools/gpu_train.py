@@ -173,7 +173,7 @@ def run_stage(
     def should_stop() -> bool:
         now = time.perf_counter()
         if now - last_save[0] > args.save_minutes * 60:
-            save(trainer.module.net, mode, stage, trainer.iteration, out)
+            save(trainer.module.net.state_dict(), mode, stage, trainer.iteration, out)
             last_save[0] = now
         if now >= average_from and trainer.iteration % args.average_every == 0:
             mean.add(trainer.module.net)
@@ -181,9 +181,9 @@ def run_stage(
 
     trainer.run(should_stop=should_stop)
     seconds = time.perf_counter() - t0
-    save(trainer.module.net, mode, stage, trainer.iteration, out)
+    save(trainer.module.net.state_dict(), mode, stage, trainer.iteration, out)
     if mean.count:
-        save(mean.net(net), mode, stage, trainer.iteration, out, f"{mode}_averaged")
+        save(mean.state(net), mode, stage, trainer.iteration, out, f"{mode}_averaged")
     net.cpu()
     print(f"{mode} {stage}: {trainer.iteration} it in {seconds:.0f} s", flush=True)
     return {
@@ -213,19 +213,23 @@ class WeightAverage:
                 self.total[k] = self.total.get(k, 0) + v.detach().float()
         self.count += 1
 
-    def net(self, like: SCTNet) -> SCTNet:
-        state = like.state_dict() | {k: v / self.count for k, v in self.total.items()}
-        averaged = SCTNet(like.mode)
-        averaged.load_state_dict({k: v.detach().cpu() for k, v in state.items()})
-        return averaged
+    def state(self, like: SCTNet) -> dict[str, torch.Tensor]:
+        """``like``'s state (its frozen encoder) with the mean trainable weights."""
+        return like.state_dict() | {k: v / self.count for k, v in self.total.items()}
 
 
 def save(
-    net: SCTNet, mode: str, stage: str, iterations: int, out: Path, name: str | None = None
+    state: dict[str, torch.Tensor],
+    mode: str,
+    stage: str,
+    iterations: int,
+    out: Path,
+    name: str | None = None,
 ) -> None:
-    """fp16 decoder + SCT (a 10 MB file for art), named by mode: the latest state of that mode."""
+    """fp16 decoder + SCT (a 10 MB file for art) of a network's ``state``, named by mode (the
+    latest state of that mode) unless ``name`` is given."""
     half = SCTNet(mode)
-    half.load_state_dict({k: v.detach().cpu() for k, v in net.state_dict().items()})
+    half.load_state_dict({k: v.detach().cpu() for k, v in state.items()})
     half.half()
     meta = {"ccpl.last_stage": stage, "ccpl.iterations": str(iterations)}
     save_sctnet(half, out / f"{name or mode}.safetensors", meta, overwrite=True)
