@@ -36,8 +36,8 @@ from ccpl_core.training.objectives import fusion_shape, fusion_statistics
 from ccpl_core.weights.files import save_sctnet
 
 HELD_OUT = 48
-#: lr / (1 + LR_DECAY * step): the decay of the run the README quotes (ten times the trainer's
-#: default ``lr_decay``; a short run at lr 1e-3 needs it).
+#: lr / (1 + LR_DECAY * step): the decay of the run docs/training_experiments.md quotes (ten
+#: times the trainer's default ``lr_decay``; a short run at lr 1e-3 needs it).
 LR_DECAY = 5e-4
 
 

@@ -3,9 +3,8 @@
 Averaging the weights of checkpoints along one run (Izmailov et al. 2018, "stochastic weight
 averaging") cancels much of the noise of small-batch steps: on this project's CPU, the mean of a
 joint run's checkpoints at 50 and 100 iterations had a better held-out texture figure than either
-(README: "The bundled models and how they are trained"). Checkpoints of one run share a starting
-point, so their mean stays in the same basin; checkpoints of different modes, parts or encoders
-are refused.
+(docs/training_experiments.md). Checkpoints of one run share a starting point, so their mean stays
+in the same basin; checkpoints of different modes, parts or encoders are refused.
 """
 
 from __future__ import annotations
