@@ -57,6 +57,44 @@ def test_stage_trains_its_parts_and_lowers_its_loss(tmp_path, stage, losses, tra
         assert changed == trained, part
 
 
+def test_joint_stage_with_a_frozen_decoder_trains_sct_only(tmp_path):
+    t = stage_trainer(tmp_path, "joint", iterations=4, lr=1e-3, freeze_decoder=True)
+    assert grads(t) == {"encoder": False, "sct": True, "decoder": False}
+    assert grads(stage_trainer(tmp_path / "j", "joint"))["decoder"]  # trained by default
+    start = {k: v.clone() for k, v in t.module.net.state_dict().items()}
+    history = t.run()
+    assert set(history[-1]) >= {"content", "style", "ccpl", "total"}
+    after = t.module.net.state_dict()
+    assert all(torch.equal(start[k], after[k]) for k in after if k.startswith("decoder"))
+    assert any(not torch.equal(start[k], after[k]) for k in after if k.startswith("sct"))
+
+
+def test_frozen_decoder_resumes_exactly_and_only_with_the_flag(tmp_path):
+    full = stage_trainer(tmp_path / "a", "joint", freeze_decoder=True)
+    full.run()
+    part = stage_trainer(tmp_path / "b", "joint", freeze_decoder=True)
+    part.run(until=3)
+    checkpoint = tmp_path / "b" / "latest.safetensors"
+    with pytest.raises(ModelError, match="with a frozen decoder"):
+        stage_trainer(tmp_path / "x", "joint").load_checkpoint(checkpoint)
+    stage_trainer(tmp_path / "u", "joint", iterations=1).run()
+    with pytest.raises(ModelError, match="without a frozen decoder"):
+        stage_trainer(tmp_path / "y", "joint", freeze_decoder=True).load_checkpoint(
+            tmp_path / "u" / "latest.safetensors"
+        )
+    resumed = stage_trainer(tmp_path / "c", "joint", freeze_decoder=True)
+    resumed.load_checkpoint(checkpoint)
+    resumed.run()
+    a, b = full.module.state_dict(), resumed.module.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+@pytest.mark.parametrize("stage", ["reconstruct", "sct"])
+def test_frozen_decoder_outside_the_joint_stage_is_refused(stage):
+    with pytest.raises(InputError, match=r"freeze_decoder. is for the joint stage"):
+        TrainConfig(stage=stage, freeze_decoder=True).validate()
+
+
 def test_sct_moments_target_gives_the_fused_features_the_style_covariance(tmp_path):
     from ccpl_core.training.objectives import mean_covariance
 
@@ -258,6 +296,18 @@ def test_staged_recipe_on_the_command_line(tmp_path, art_model_file, capsys):
     assert torch.equal(r["net.decoder.28.weight"], s["net.decoder.28.weight"])
     assert '"stage": "sct"' in meta["ccpl.config"]
     assert (tmp_path / "m.safetensors").exists()
+    # a joint fine-tune of that model that moves SCT only
+    second = tmp_path / "s1" / "latest.safetensors"
+    joint = ["train", *common, "--init", str(second), "--encoder", str(art_model_file)]
+    assert main([*joint, "--freeze-decoder", "--out", str(tmp_path / "j")]) == 0
+    j, meta = read_state(tmp_path / "j" / "latest.safetensors")
+    assert torch.equal(s["net.decoder.28.weight"], j["net.decoder.28.weight"])
+    assert not torch.equal(s["net.sct.cnet.0.weight"], j["net.sct.cnet.0.weight"])
+    assert '"freeze_decoder": true' in meta["ccpl.config"]
+    capsys.readouterr()
+    argv = ["train", *common, "--init", str(first), "--encoder", str(art_model_file)]
+    assert main([*argv, "--stage", "sct", "--freeze-decoder", "--out", str(tmp_path / "f")]) == 2
+    assert "--freeze-decoder is for the joint stage" in capsys.readouterr().err
 
 
 def test_auto_precision_trains_in_float32_on_a_cpu():

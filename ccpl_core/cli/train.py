@@ -77,6 +77,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "covariance (moments), or the covariance's shape and the WCT's arrangement, blind to "
         "scale (shape)",
     )
+    p.add_argument(
+        "--freeze-decoder",
+        action="store_true",
+        help="joint stage: train SCT only, the decoder stays as loaded (fine-tuning a model)",
+    )
     p.add_argument("--resume", action="store_true", help=f"continue from OUT/{LATEST}")
     defaults = TrainConfig()
     # each number is checked while the arguments are parsed: a typo costs no data or model load

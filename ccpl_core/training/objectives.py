@@ -233,7 +233,8 @@ class TrainModule(nn.Module):
         self.ccpl = CCPLLoss(net.mode, cfg.num_anchors, cfg.tau)
         self.taps = net.spec.style_taps
         net.encoder.requires_grad_(False)
-        net.decoder.requires_grad_(cfg.stage in ("joint", "reconstruct"))
+        joint_decoder = cfg.stage == "joint" and not cfg.freeze_decoder
+        net.decoder.requires_grad_(joint_decoder or cfg.stage == "reconstruct")
         net.sct.requires_grad_(cfg.stage in ("joint", "sct"))
         self.ccpl.requires_grad_(cfg.stage == "joint")
         #: (content, style) -> target pictures; asked only while its weight is above zero.

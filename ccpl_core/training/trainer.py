@@ -67,6 +67,9 @@ class TrainConfig:
     fusion_weight: float = 0.0
     palette_weight: float = 0.0
     texture_weight: float = 0.0
+    #: Joint stage: train SCT (and the CCPL heads) only, the decoder stays as loaded. A
+    #: fine-tune of a trained model then moves only the fusion, a few hundred thousand weights.
+    freeze_decoder: bool = False
     tau: float = 0.07
     num_anchors: int = 8
     precision: str = "auto"
@@ -92,6 +95,12 @@ class TrainConfig:
             raise InputError(
                 f"`teacher_weight`: the Magenta teacher paints at most {TEACHER_MAX_SIDE} px a "
                 f"side, got `crop` {self.crop}; lower `crop` or set `teacher_weight` 0"
+            )
+        if self.freeze_decoder and self.stage != "joint":
+            raise InputError(
+                f"`freeze_decoder` is for the joint stage (the {self.stage} stage "
+                + ("trains only the decoder" if self.stage == "reconstruct" else "never trains it")
+                + "); drop it or use stage joint"
             )
         if self.iterations <= 0:
             raise InputError(f"steps/iterations must be positive, got {self.iterations}")
@@ -284,9 +293,17 @@ class Trainer:
         tensors, meta = read_state(path)
         if meta.get("ccpl.kind") != "training-checkpoint":
             raise ModelError(f"{path} is not a training checkpoint (no optimiser state)")
-        stage = json.loads(meta.get("ccpl.config") or "{}").get("stage", "joint")
+        config = json.loads(meta.get("ccpl.config") or "{}")
+        stage = config.get("stage", "joint")
         if stage != self.cfg.stage:
             raise ModelError(f"{path} is a checkpoint of stage {stage!r}, not {self.cfg.stage!r}")
+        frozen = bool(config.get("freeze_decoder", False))
+        if frozen != self.cfg.freeze_decoder:  # the optimiser's state is indexed by parameter
+            raise ModelError(
+                f"{path} is a checkpoint of a run {'with' if frozen else 'without'} a frozen "
+                f"decoder; resume it {'with' if frozen else 'without'} `freeze_decoder` "
+                "(--freeze-decoder)"
+            )
         if meta.get("ccpl.mode") != self.cfg.mode:
             raise ModelError(f"{path} is a {meta.get('ccpl.mode')} checkpoint, not {self.cfg.mode}")
         net_state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
