@@ -301,8 +301,7 @@ class Trainer:
         if frozen != self.cfg.freeze_decoder:  # the optimiser's state is indexed by parameter
             raise ModelError(
                 f"{path} is a checkpoint of a run {'with' if frozen else 'without'} a frozen "
-                f"decoder; resume it {'with' if frozen else 'without'} `freeze_decoder` "
-                "(--freeze-decoder)"
+                f"decoder; resume it {'with' if frozen else 'without'} `freeze_decoder`"
             )
         if meta.get("ccpl.mode") != self.cfg.mode:
             raise ModelError(f"{path} is a {meta.get('ccpl.mode')} checkpoint, not {self.cfg.mode}")
