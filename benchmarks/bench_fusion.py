@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_quality as bq
 
 from ccpl_core import load_image, load_model, resize_short_side
+from ccpl_core.cli import run_reporting
 from ccpl_core.training.objectives import fusion_statistics
 from ccpl_core.training.wct import whiten_colour
 
@@ -109,4 +110,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_reporting(main))

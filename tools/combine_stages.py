@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ccpl_core.cli import run_reporting
 from ccpl_core.weights.files import read_state, save_state
 
 
@@ -49,4 +50,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting(main))

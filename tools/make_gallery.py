@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ccpl_core import Stylizer, load_image, load_model, resize_short_side, save_image
+from ccpl_core.cli import run_reporting
 
 ROOT = Path(__file__).resolve().parents[1]
 PAINTINGS = (
@@ -106,4 +107,4 @@ def write_thumbnails(st: Stylizer, style: torch.Tensor, rows: list[torch.Tensor]
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting(main))

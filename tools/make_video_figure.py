@@ -17,6 +17,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ccpl_core import Stylizer, load_image, load_model, resize_short_side
+from ccpl_core.cli import run_reporting
 from ccpl_core.video import FrameSource, VideoOptions
 from ccpl_core.video import flow as flowlib
 from ccpl_core.video.engine import DEFAULT_FEATURE_BLEND, ClipStylizer
@@ -66,4 +67,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting(main))

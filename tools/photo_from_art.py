@@ -11,6 +11,7 @@ import argparse
 
 import torch
 
+from ccpl_core.cli import run_reporting
 from ccpl_core.loading import load_model
 from ccpl_core.models.sctnet import photo_from_art
 from ccpl_core.weights.files import save_sctnet
@@ -30,4 +31,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting(main))

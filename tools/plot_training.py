@@ -9,6 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ccpl_core.cli import run_reporting
 from ccpl_core.images import save_image
 from ccpl_core.training.plot import loss_curve
 
@@ -29,4 +30,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting(main))

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from ccpl_core import load_model
+from ccpl_core.cli import run_reporting
 from ccpl_core.training.data import (
     CropSampler,
     augment_colours,
@@ -122,4 +123,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_reporting(main))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ccpl_core.cli import run_reporting
 from ccpl_core.training import average_checkpoints
 from ccpl_core.weights.files import read_state, save_state, sha256_file
 from ccpl_core.weights.manifest import load_manifest
@@ -95,4 +96,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_reporting(main))

@@ -1,9 +1,11 @@
 """The ``ccpl`` command line: one sub-command per module, each a thin layer over ccpl_core.
 
-:func:`main` is the one place where failures become messages: a bad option, a bad input or a
-failure of the machine (permissions, a full disk, memory, a damaged file that a library refuses)
-is one line, ``ccpl COMMAND: error: ...``, naming the file and what to do, with exit code 2 (130
-after Ctrl-C). Anything else is a bug in ccpl and keeps its traceback.
+:func:`run_reporting` is the one place where failures become messages: a bad option, a bad
+input or a failure of the machine (permissions, a full disk, memory, a damaged file that a
+library refuses) is one line, ``ccpl COMMAND: error: ...``, naming the file and what to do, with
+exit code 2 (130 after Ctrl-C). Anything else is a bug in ccpl and keeps its traceback. The
+benchmarks and tools run their ``main`` through it too, so that a reader reproducing a figure
+meets the same lines.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ..errors import describe, expected_errors, for_cli
 from . import evaluate, finetune, stylize, train, video, weights
@@ -67,11 +70,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a refused option (2, its line already printed)
         return exc.code if isinstance(exc.code, int) else 2
     _show_warnings(args.command)
+    return run_reporting(lambda: args.func(args), f"ccpl {args.command}")
+
+
+def run_reporting(func: Callable[[], int | None], name: str | None = None) -> int:
+    """``func()``'s exit status, with expected failures as one line ``NAME: error: ...`` (2)
+    and Ctrl-C as ``NAME: interrupted`` (130). ``name`` defaults to the running script's."""
+    name = name or Path(sys.argv[0]).name
     try:
-        return int(args.func(args) or 0)
+        return int(func() or 0)
     except KeyboardInterrupt:
-        print(f"ccpl {args.command}: interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         return 130
     except expected_errors() as exc:
-        print(f"ccpl {args.command}: error: {for_cli(describe(exc))}", file=sys.stderr)
+        print(f"{name}: error: {for_cli(describe(exc))}", file=sys.stderr)
         return 2
