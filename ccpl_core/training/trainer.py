@@ -98,9 +98,8 @@ class TrainConfig:
             )
         if self.freeze_decoder and self.stage != "joint":
             raise InputError(
-                f"`freeze_decoder` is for the joint stage (the {self.stage} stage "
-                + ("trains only the decoder" if self.stage == "reconstruct" else "never trains it")
-                + "); drop it or use stage joint"
+                f"`freeze_decoder` is for the joint stage, not {self.stage}; drop it or use "
+                "stage joint"
             )
         if self.iterations <= 0:
             raise InputError(f"steps/iterations must be positive, got {self.iterations}")
