@@ -40,6 +40,7 @@ from PIL import Image, ImageDraw
 import ccpl_core
 from ccpl_core import Stylizer, load_image, load_model, resize_short_side
 from ccpl_core.cli import run_reporting
+from ccpl_core.option_specs import PALETTE
 from ccpl_core.quality import (
     edge_correlation,
     gram_matrices,
@@ -86,6 +87,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="fp32",
         help="fp32 (default: exact, and on CPUs without native bf16 3x faster than the CLI's "
         "'auto', which emulates bf16 there) or auto/bf16/fp16 to score what the CLI computes",
+    )
+    p.add_argument(
+        "--palette",
+        type=float,
+        default=PALETTE.default,
+        help="the palette share of our models, as ccpl stylize --palette (default: %(default)s, "
+        "the product's; 0 = the network's own colours)",
     )
     p.add_argument("--models-dir", default=None)
     p.add_argument("--manifest", default=None)
@@ -140,10 +148,15 @@ def ccpl_runner(
         "mode": model.mode,
         "device": str(st.device),
         "dtype": str(st.dtype).removeprefix("torch."),
+        "palette": args.palette,
         "style_seconds": (time.perf_counter() - t0) / len(styles),
         "info": {k: v for k, v in model.info.items() if k in ("name", "files", "iterations")},
     }
-    return model.info["name"], lambda content, j: st.stylize(content, prepared[j]), info
+    return (
+        model.info["name"],
+        lambda content, j: st.stylize(content, prepared[j], palette=args.palette),
+        info,
+    )
 
 
 def magenta_runner(styles: list[torch.Tensor]) -> tuple[str, Runner, dict] | None:

@@ -4,8 +4,9 @@ The ``ccpl`` commands build their flags from these declarations
 (:func:`ccpl_core.cli.arguments.add_argument`), the ComfyUI nodes their widgets
 (``nodes/inputs.py``), and :class:`ccpl_core.video.VideoOptions` its defaults, so a default, a
 range or a list of choices is written in one place and the surfaces cannot drift apart. Values
-the library owns (colour methods, precisions, flow presets, statistics, the feature-blend
-default, the finetune presets and loss weights) are read from the library, never repeated.
+the library owns (colour methods, the palette share, precisions, flow presets, statistics, the
+feature-blend default, the finetune presets and loss weights) are read from the library, never
+repeated.
 
 Ranges are checked by the validators of :mod:`ccpl_core.options`. ``low``/``high`` are what is
 valid (what the CLI accepts); ``widget_low``/``widget_high`` narrow a ComfyUI slider where the
@@ -24,6 +25,7 @@ from . import options as valid
 from .color import COLOR_METHODS
 from .masks import DEFAULT_FEATHER
 from .modes import MODE_NAMES
+from .palette import DEFAULT_PALETTE
 from .planner import MIN_TILE
 from .runtime import PRECISIONS
 from .training.finetune import PRESETS, finetune
@@ -147,6 +149,12 @@ ALPHA = Option(
     low=0.0,
     high=1.0,
     step=0.01,
+)
+PALETTE = _strength(
+    "palette",
+    DEFAULT_PALETTE,
+    "move the result's colours this share of the way to the style's palette (its RGB mean and "
+    "covariance): 0 = the network's own colours, 1 = the style's; off when colours are preserved",
 )
 PRESERVE_COLOR = Option(
     "preserve_color",

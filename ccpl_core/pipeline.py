@@ -1,8 +1,9 @@
 """Stylisation of image batches: the one code path behind the CLI, the ComfyUI nodes and video.
 
 A :class:`Stylizer` is the network's stages (:mod:`ccpl_core.stages`) plus what users ask for:
-styles encoded once into a :class:`PreparedStyle` and blended, style strength, colour
-preservation, masks with a second style outside them, progress. :meth:`Stylizer.stylize` is the
+styles encoded once into a :class:`PreparedStyle` and blended, style strength, the style's
+palette (:mod:`ccpl_core.palette`), colour preservation, masks with a second style outside them,
+progress. :meth:`Stylizer.stylize` is the
 whole method in a few lines: encode the content, fuse it with the style (SCT), decode.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -18,6 +20,7 @@ from . import color, masks
 from .errors import InputError
 from .images import as_batch, to_rgb
 from .models import ContentStats, StyleCode
+from .palette import DEFAULT_PALETTE, Palette, toward
 from .planner import checked_tile
 from .stages import FeatureMoments, Stages
 
@@ -35,6 +38,11 @@ class PreparedStyle:
     mode: str
     images: list[torch.Tensor]  # the RGB style images (CPU), kept for colour matching
     weights: list[float]
+
+    @cached_property
+    def palette(self) -> Palette:
+        """The RGB statistics of the style images pooled with their blend weights."""
+        return Palette.mixture([Palette.of(i) for i in self.images], self.weights)
 
 
 class Stylizer(Stages):
@@ -73,6 +81,7 @@ class Stylizer(Stages):
         *,
         style_weights: Sequence[float] | None = None,
         alpha: float = 1.0,
+        palette: float = DEFAULT_PALETTE,
         preserve_color: str | bool = "none",
         mask: torch.Tensor | None = None,
         outside: PreparedStyle | torch.Tensor | Sequence[torch.Tensor] | None = None,
@@ -89,6 +98,8 @@ class Stylizer(Stages):
             style: a :class:`PreparedStyle`, or style image(s) to prepare now.
             style_weights: blend weights when several style images are given.
             alpha: style strength in [0, 1]; 0 reproduces the content through the decoder.
+            palette: share of the way in [0, 1] each result's colours move to the style's
+                palette (scaled by ``alpha``); not applied when colours are preserved.
             preserve_color: 'none', 'luminance' (True) or 'match'.
             mask: [B|1, H, W]; 1 = stylise. Outside the mask the content is kept, or ``outside``
                 (a second style) is applied instead.
@@ -107,6 +118,7 @@ class Stylizer(Stages):
             checked_tile(tile)  # refused before any style or content is encoded
         alpha = checked_alpha(alpha)
         method = color_method(preserve_color)
+        share = checked_palette(palette) * alpha if method == "none" else 0.0
         prepared = self.prepared(style, "style", style_weights)
         other = self.prepared(outside, "outside style") if outside is not None else None
         m = masks.prepare_mask(mask, b, (h, w)) if mask is not None else None
@@ -130,6 +142,8 @@ class Stylizer(Stages):
             del feat
             result = self.decode(fused, (h, w), tile, step=tracker.step)
             del fused
+            if share:
+                result = recolor(result, share, prepared, mm, other)
             keep = mm if other is None else None  # the content outside the mask
             out[idx, :3] = finish(result, rgb, method, keep).to(out.device)
             if alpha_channel is not None and out.shape[1] == 4:
@@ -192,6 +206,25 @@ class Stylizer(Stages):
         return self.planner.budget()
 
 
+def recolor(
+    result: torch.Tensor,
+    share: float,
+    style: PreparedStyle,
+    mask: torch.Tensor | None = None,
+    outside: PreparedStyle | None = None,
+) -> torch.Tensor:
+    """Decoded images [B, 3, H, W] moved ``share`` of the way to the style's palette, each by
+    its own colours; with a ``mask`` [B|1, 1, H, W] (1 = stylised) by the colours inside it, and
+    with an ``outside`` style its region moved to that style's palette."""
+    for i, image in enumerate(result):  # in place, one image's copy at a time
+        m = None if mask is None else mask[i if mask.shape[0] > 1 else 0, 0].to(image)
+        moved = toward(image, style.palette, share, m)
+        if outside is not None and m is not None:
+            moved = torch.lerp(toward(image, outside.palette, share, 1 - m), moved, m)
+        result[i] = moved
+    return result
+
+
 def finish(
     result: torch.Tensor, rgb: torch.Tensor, method: str, keep: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -225,6 +258,12 @@ def checked_alpha(alpha: float) -> float:
     if not 0.0 <= float(alpha) <= 1.0:
         raise InputError(f"alpha: style strength must be between 0 and 1, got {alpha}")
     return float(alpha)
+
+
+def checked_palette(palette: float) -> float:
+    if not 0.0 <= float(palette) <= 1.0:
+        raise InputError(f"palette: the share must be between 0 and 1, got {palette}")
+    return float(palette)
 
 
 class _Tracker:

@@ -11,6 +11,7 @@ from ..ccpl_core.images import resize_short_side
 from ..ccpl_core.option_specs import (
     ALPHA,
     MASK_FEATHER,
+    PALETTE,
     PRESERVE_COLOR,
     STYLE_SIZE,
     STYLE_WEIGHTS,
@@ -144,6 +145,7 @@ class Stylize:
                     tooltip="With style_batch = blend: weights of the style batch's images, "
                     "e.g. 0.5,0.3,0.2 (empty = equal).",
                 ),
+                "palette": comfy_input(PALETTE),
             },
         }
 
@@ -163,6 +165,7 @@ class Stylize:
         precision="model",
         style_batch="blend",
         style_weights="",
+        palette=PALETTE.default,
     ):
         check_handle(sct_model)
         if style_batch not in STYLE_BATCH_MODES:
@@ -199,6 +202,7 @@ class Stylize:
                     x,
                     stylizer.prepare_style(images, image_weights),
                     alpha=alpha,
+                    palette=palette,
                     preserve_color=preserve_color,
                     mask=mask,
                     outside=outside,

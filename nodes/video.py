@@ -14,6 +14,7 @@ from ..ccpl_core.option_specs import (
     DETAIL_BLEND,
     FEATURE_BLEND,
     FLOW_BLEND,
+    PALETTE,
     PRESERVE_COLOR,
     STATISTICS_OPTION,
     STYLE_SIZE,
@@ -92,6 +93,7 @@ class VideoFrameStylize:
                     },
                 ),
                 "detail_blend": comfy_input(DETAIL_BLEND),
+                "palette": comfy_input(PALETTE),
             },
             "hidden": {"unique_id": "UNIQUE_ID"},
         }
@@ -110,12 +112,14 @@ class VideoFrameStylize:
         feature_blend=DEFAULT_FEATURE_BLEND,
         meta_batch=None,
         detail_blend=0.0,
+        palette=PALETTE.default,
         unique_id=None,
     ):
         if content_statistics not in STATISTICS:
             raise InputError(f"content_statistics: expected one of {STATISTICS}")
         options = VideoOptions(
             alpha=alpha,
+            palette=palette,
             preserve_color=preserve_color,
             statistics=content_statistics,
             flow_blend=flow_blend,

@@ -24,7 +24,7 @@ from ..images import (
     save_image,
 )
 from ..loading import load_model
-from ..option_specs import ALPHA, MASK_FEATHER, SIZE, TILE
+from ..option_specs import ALPHA, MASK_FEATHER, PALETTE, SIZE, TILE
 from ..options import parse_pixel_count
 from ..pipeline import PreparedStyle, Stylizer
 from .arguments import (
@@ -51,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     style_group(p)
     model_group(p)
     add_argument(p, ALPHA)
+    add_argument(p, PALETTE)
     color_arguments(p)
     p.add_argument(
         "--mask",
@@ -257,6 +258,7 @@ def _stylize_one(
             content,
             prepared,
             alpha=args.alpha,
+            palette=args.palette,
             preserve_color=color,
             mask=mask,
             outside=outside,

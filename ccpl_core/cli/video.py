@@ -26,6 +26,7 @@ from ..option_specs import (
     FLOW_BLEND,
     FLOW_PRESET,
     FRAME_SIZE,
+    PALETTE,
     STATISTICS_OPTION,
     TILE,
 )
@@ -60,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     style_group(p)
     model_group(p)
     add_argument(p, ALPHA)
+    add_argument(p, PALETTE)
     color_arguments(p)
     coherence = p.add_argument_group("temporal coherence")
     for option in (STATISTICS_OPTION, FEATURE_BLEND, DETAIL_BLEND, FLOW_BLEND, FLOW_PRESET):
@@ -130,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
     """Check the input, the output and the options before the model loads, then stream."""
     opts = VideoOptions(
         alpha=args.alpha,
+        palette=args.palette,
         preserve_color=color_method(args),
         statistics=args.statistics,
         flow_blend=args.flow_blend,

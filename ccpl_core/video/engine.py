@@ -43,6 +43,7 @@ from ..pipeline import (
     color_method,
     finish,
     output_buffer,
+    recolor,
 )
 from .flow import FLOW_PRESETS
 from .io import FrameSink, FrameSource, VideoInfo
@@ -85,6 +86,7 @@ class VideoOptions:
     """
 
     alpha: float = _declared("ALPHA")
+    palette: float = _declared("PALETTE")
     preserve_color: str = _declared("PRESERVE_COLOR")
     statistics: str = _declared("STATISTICS_OPTION")
     flow_blend: float = _declared("FLOW_BLEND")
@@ -98,6 +100,8 @@ class VideoOptions:
     def validate(self) -> None:
         if self.statistics not in STATISTICS:
             raise InputError(f"statistics must be one of {', '.join(STATISTICS)}")
+        if not 0.0 <= self.palette <= 1.0:
+            raise InputError(f"palette share must be in [0, 1], got {self.palette}")
         if not 0.0 <= self.flow_blend <= 1.0:
             raise InputError(f"flow blend strength must be in [0, 1], got {self.flow_blend}")
         if not 0.0 <= self.feature_blend <= 1.0:
@@ -245,6 +249,8 @@ class ClipStylizer:
                 detail = act[0]
         else:
             result = st.decode(fused, size, opt.tile)
+        if method == "none" and opt.palette * opt.alpha:
+            result = recolor(result, opt.palette * opt.alpha, self.style)
         result = finish(result, rgb, method).cpu()
         image = None
         if opt.flow_blend:
