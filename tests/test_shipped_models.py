@@ -1,7 +1,8 @@
 """The shipped models: present, verified, the manifest's defaults, and making pictures that pass
 quality thresholds which both an untrained network and the old starter model fail (palette
 carried from the style, structure kept from the content), offline, through the default path the
-CLI and the nodes use. Styles are paintings held out of training."""
+CLI and the nodes use (the palette step at its default share included: the untrained network and
+the starter get it too). Styles are paintings held out of training."""
 
 from __future__ import annotations
 
