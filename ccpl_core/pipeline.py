@@ -41,8 +41,8 @@ class PreparedStyle:
 
     @cached_property
     def palette(self) -> Palette:
-        """The RGB statistics of the style images pooled with their blend weights."""
-        return Palette.mixture([Palette.of(i) for i in self.images], self.weights)
+        """The colours of the style images pooled with their blend weights."""
+        return Palette.of(self.images, self.weights)
 
 
 class Stylizer(Stages):

