@@ -153,8 +153,9 @@ ALPHA = Option(
 PALETTE = _strength(
     "palette",
     DEFAULT_PALETTE,
-    "move the result's colours this share of the way to the style's palette (its RGB mean and "
-    "covariance): 0 = the network's own colours, 1 = the style's; off when colours are preserved",
+    "move the result's colours this share of the way to the style's palette (each colour to the "
+    "style's at the same rank): 0 = the network's own colours, 1 = the style's; off when colours "
+    "are preserved",
 )
 PRESERVE_COLOR = Option(
     "preserve_color",
