@@ -114,7 +114,9 @@ class Palette:
         return Palette(torch.stack([weighted_quantiles(r @ x, w) for r in ROTATIONS]))
 
 
-def _subsample(x: torch.Tensor, weight: torch.Tensor | None = None):
+def _subsample(
+    x: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """An evenly strided subsample of at most MAX_PIXELS pixels of ``x`` [3, H, W] -> [3, N]
     (and of ``weight`` [H, W] -> [N] if given)."""
     step = max(1, math.ceil(math.sqrt(x.shape[-2] * x.shape[-1] / MAX_PIXELS)))
@@ -174,7 +176,9 @@ def toward(
     return out.view(image.shape).to(image.dtype)
 
 
-def _lookup_table(maps: list[tuple[torch.Tensor, torch.Tensor]], device: torch.device):
+def _lookup_table(
+    maps: list[tuple[torch.Tensor, torch.Tensor]], device: torch.device
+) -> torch.Tensor:
     """The composed maps at every point of an RGB grid, as grid_sample input [1, 3, B, G, R]."""
     axis = torch.linspace(0, 1, LUT_SIDE, device=device)
     b, g, r = torch.meshgrid(axis, axis, axis, indexing="ij")
