@@ -107,23 +107,17 @@ class Palette:
         weights = [1.0] * len(images) if weights is None else list(weights)
         pixels, counts = [], []
         for image, w in zip(images, weights, strict=True):
-            x = _subsample(image.reshape(3, *image.shape[-2:]).float().cpu())
+            n = _stride(*image.shape[-2:])
+            x = image.reshape(3, *image.shape[-2:])[:, ::n, ::n].reshape(3, -1).float().cpu()
             pixels.append(x)
             counts.append(torch.full((x.shape[1],), float(w) / x.shape[1]))
         x, w = torch.cat(pixels, dim=1), torch.cat(counts)
         return Palette(torch.stack([weighted_quantiles(r @ x, w) for r in ROTATIONS]))
 
 
-def _subsample(
-    x: torch.Tensor, weight: torch.Tensor | None = None
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """An evenly strided subsample of at most MAX_PIXELS pixels of ``x`` [3, H, W] -> [3, N]
-    (and of ``weight`` [H, W] -> [N] if given)."""
-    step = max(1, math.ceil(math.sqrt(x.shape[-2] * x.shape[-1] / MAX_PIXELS)))
-    sub = x[:, ::step, ::step].reshape(3, -1)
-    if weight is None:
-        return sub
-    return sub, weight[::step, ::step].reshape(-1)
+def _stride(height: int, width: int) -> int:
+    """The stride of an evenly strided subsample of at most MAX_PIXELS pixels."""
+    return max(1, math.ceil(math.sqrt(height * width / MAX_PIXELS)))
 
 
 def _step(
@@ -152,10 +146,10 @@ def toward(
     if share == 0:
         return image.clone()
     planes = image.reshape(3, *image.shape[-2:]).float()
-    if weight is None:
-        sub, w = _subsample(planes), None
-    else:
-        sub, w = _subsample(planes, weight.to(planes))
+    n = _stride(*planes.shape[-2:])
+    sub, w = planes[:, ::n, ::n].reshape(3, -1), None
+    if weight is not None:
+        w = weight.reshape(planes.shape[-2:])[::n, ::n].reshape(-1).to(planes)
         sub, w = sub[:, w > 0], w[w > 0]
         if w.numel() == 0:
             return image.clone()

@@ -118,7 +118,7 @@ class Stylizer(Stages):
             checked_tile(tile)  # refused before any style or content is encoded
         alpha = checked_alpha(alpha)
         method = color_method(preserve_color)
-        share = checked_palette(palette) * alpha if method == "none" else 0.0
+        share = palette_share(palette, alpha, method)
         prepared = self.prepared(style, "style", style_weights)
         other = self.prepared(outside, "outside style") if outside is not None else None
         m = masks.prepare_mask(mask, b, (h, w)) if mask is not None else None
@@ -260,10 +260,12 @@ def checked_alpha(alpha: float) -> float:
     return float(alpha)
 
 
-def checked_palette(palette: float) -> float:
+def palette_share(palette: float, alpha: float, method: str) -> float:
+    """How far the palette step moves the colours: ``palette`` scaled by the style strength, and
+    nothing when the content's colours are preserved (``method`` not 'none')."""
     if not 0.0 <= float(palette) <= 1.0:
         raise InputError(f"palette: the share must be between 0 and 1, got {palette}")
-    return float(palette)
+    return float(palette) * float(alpha) if method == "none" else 0.0
 
 
 class _Tracker:

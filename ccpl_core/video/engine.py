@@ -43,6 +43,7 @@ from ..pipeline import (
     color_method,
     finish,
     output_buffer,
+    palette_share,
     recolor,
 )
 from .flow import FLOW_PRESETS
@@ -249,8 +250,9 @@ class ClipStylizer:
                 detail = act[0]
         else:
             result = st.decode(fused, size, opt.tile)
-        if method == "none" and opt.palette * opt.alpha:
-            result = recolor(result, opt.palette * opt.alpha, self.style)
+        share = palette_share(opt.palette, opt.alpha, method)
+        if share:
+            result = recolor(result, share, self.style)
         result = finish(result, rgb, method).cpu()
         image = None
         if opt.flow_blend:
