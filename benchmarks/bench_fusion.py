@@ -7,7 +7,8 @@ styles): the effective rank of the fused features' covariance (participation rat
 style's, the ratio of their total variance, and the relative covariance error. Then the pictures:
 bench_quality's figures for the model as shipped (``sct``), for its decoder fed the closed-form
 whitening-colouring transform (``wct``, Li et al. 2017) and for the 50/50 mixture of the two
-(``mix``). WCT here is a diagnostic, not a shipped path: it needs the content's full covariance.
+(``mix``), all without the palette step. The product mixes a share of WCT into SCT's fusion
+(``--wct``, default 0.4, :mod:`ccpl_core.models.whitening`) because of what this measured.
 
     python benchmarks/bench_fusion.py --model ccpl-open-art --tag open_art
 """

@@ -40,7 +40,7 @@ from PIL import Image, ImageDraw
 import ccpl_core
 from ccpl_core import Stylizer, load_image, load_model, resize_short_side
 from ccpl_core.cli import run_reporting
-from ccpl_core.option_specs import PALETTE
+from ccpl_core.option_specs import PALETTE, WCT
 from ccpl_core.quality import (
     edge_correlation,
     gram_matrices,
@@ -94,6 +94,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=PALETTE.default,
         help="the palette share of our models, as ccpl stylize --palette (default: %(default)s, "
         "the product's; 0 = the network's own colours)",
+    )
+    p.add_argument(
+        "--wct",
+        type=float,
+        default=WCT.default,
+        help="the WCT share of our models' fusion, as ccpl stylize --wct (default: %(default)s, "
+        "the product's; 0 = the SCT network alone)",
     )
     p.add_argument("--models-dir", default=None)
     p.add_argument("--manifest", default=None)
@@ -149,12 +156,13 @@ def ccpl_runner(
         "device": str(st.device),
         "dtype": str(st.dtype).removeprefix("torch."),
         "palette": args.palette,
+        "wct": args.wct,
         "style_seconds": (time.perf_counter() - t0) / len(styles),
         "info": {k: v for k, v in model.info.items() if k in ("name", "files", "iterations")},
     }
     return (
         model.info["name"],
-        lambda content, j: st.stylize(content, prepared[j], palette=args.palette),
+        lambda content, j: st.stylize(content, prepared[j], palette=args.palette, wct=args.wct),
         info,
     )
 

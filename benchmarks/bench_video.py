@@ -46,6 +46,8 @@ OPTIONS = {
     "feature-0.95+flow-0.3": {"statistics": "per-frame", "feature_blend": 0.95, "flow_blend": 0.3},
     "per-frame+palette-0": {"statistics": "per-frame", "palette": 0.0},
     "feature-0.95+palette-0": {"statistics": "per-frame", "feature_blend": 0.95, "palette": 0.0},
+    "per-frame+wct-0": {"statistics": "per-frame", "wct": 0.0},
+    "feature-0.95+wct-0": {"statistics": "per-frame", "feature_blend": 0.95, "wct": 0.0},
     "feature-0.95+detail-0.2": {
         "statistics": "per-frame",
         "feature_blend": 0.95,
@@ -57,8 +59,8 @@ OPTIONS = {
         "detail_blend": 0.5,
     },
 }
-#: Every option states its blends; anything not named is off (the palette share is the
-#: product's default unless named).
+#: Every option states its blends; anything not named is off (the palette and WCT shares are
+#: the product's defaults unless named).
 OFF = {"feature_blend": 0.0, "flow_blend": 0.0, "detail_blend": 0.0}
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from . import options as valid
 from .color import COLOR_METHODS
 from .masks import DEFAULT_FEATHER
+from .models.whitening import DEFAULT_WCT
 from .modes import MODE_NAMES
 from .palette import DEFAULT_PALETTE
 from .planner import MIN_TILE
@@ -156,6 +157,13 @@ PALETTE = _strength(
     "move the result's colours this share of the way to the style's palette (each colour to the "
     "style's at the same rank): 0 = the network's own colours, 1 = the style's; off when colours "
     "are preserved",
+)
+WCT = _strength(
+    "wct",
+    DEFAULT_WCT,
+    "mix this share of the closed-form whitening-colouring transform (WCT) into the SCT "
+    "network's fusion: more of each style's own texture and colours; 0 = the SCT network alone, "
+    "as in the paper",
 )
 PRESERVE_COLOR = Option(
     "preserve_color",

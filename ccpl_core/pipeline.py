@@ -20,6 +20,7 @@ from . import color, masks
 from .errors import InputError
 from .images import as_batch, to_rgb
 from .models import ContentStats, StyleCode
+from .models.whitening import DEFAULT_WCT
 from .palette import DEFAULT_PALETTE, Palette, toward
 from .planner import checked_tile
 from .stages import FeatureMoments, Stages
@@ -71,7 +72,7 @@ class Stylizer(Stages):
                 for k, s in enumerate(prepared.images)
             ]
             codes.append(StyleCode.blend(per_style, prepared.weights))
-        return StyleCode(torch.cat([c.matrix for c in codes]), torch.cat([c.mean for c in codes]))
+        return StyleCode.cat(codes)
 
     @torch.inference_mode()
     def stylize(
@@ -82,6 +83,7 @@ class Stylizer(Stages):
         style_weights: Sequence[float] | None = None,
         alpha: float = 1.0,
         palette: float = DEFAULT_PALETTE,
+        wct: float = DEFAULT_WCT,
         preserve_color: str | bool = "none",
         mask: torch.Tensor | None = None,
         outside: PreparedStyle | torch.Tensor | Sequence[torch.Tensor] | None = None,
@@ -100,6 +102,8 @@ class Stylizer(Stages):
             alpha: style strength in [0, 1]; 0 reproduces the content through the decoder.
             palette: share of the way in [0, 1] each result's colours move to the style's
                 palette (scaled by ``alpha``); not applied when colours are preserved.
+            wct: share in [0, 1] of the closed-form whitening-colouring transform mixed into
+                SCT's fusion (:mod:`ccpl_core.models.whitening`); 0 = SCT alone, as in the paper.
             preserve_color: 'none', 'luminance' (True) or 'match'.
             mask: [B|1, H, W]; 1 = stylise. Outside the mask the content is kept, or ``outside``
                 (a second style) is applied instead.
@@ -119,6 +123,8 @@ class Stylizer(Stages):
         alpha = checked_alpha(alpha)
         method = color_method(preserve_color)
         share = palette_share(palette, alpha, method)
+        wct = checked_share(wct, "wct")
+        check_statistics(content_stats, wct)
         prepared = self.prepared(style, "style", style_weights)
         other = self.prepared(outside, "outside style") if outside is not None else None
         m = masks.prepare_mask(mask, b, (h, w)) if mask is not None else None
@@ -132,10 +138,10 @@ class Stylizer(Stages):
             rgb, alpha_channel = to_rgb(batch[idx], "content")
             mm = None if m is None else (m[idx] if m.shape[0] == b else m)  # this chunk's mask
             feat = self.encode(rgb, tile, tracker.step)
-            stats = content_stats or ContentStats.of(feat)
-            fused = self.fuse(feat, self.style_for(prepared, rgb, method), stats, alpha)
+            stats = content_stats or ContentStats.of(feat, covariance=wct > 0)
+            fused = self.fuse(feat, self.style_for(prepared, rgb, method), stats, alpha, wct)
             if other is not None and mm is not None:  # the second style outside the mask
-                elsewhere = self.fuse(feat, other.code, stats, alpha)
+                elsewhere = self.fuse(feat, other.code, stats, alpha, wct)
                 grid = masks.to_feature_grid(mm.to(self.device), self.stride)
                 fused = torch.lerp(elsewhere, fused, grid)
                 del elsewhere
@@ -174,7 +180,7 @@ class Stylizer(Stages):
         Passing them to :meth:`stylize` normalises every frame the same way, which removes the
         global flicker that per-frame statistics cause in video.
         """
-        moments = FeatureMoments()
+        moments = FeatureMoments(covariance=True)
         batch = as_batch(frames, "frames")
         b, _, h, w = batch.shape
         self.check_content_size(h, w, "frames")
@@ -263,9 +269,25 @@ def checked_alpha(alpha: float) -> float:
 def palette_share(palette: float, alpha: float, method: str) -> float:
     """How far the palette step moves the colours: ``palette`` scaled by the style strength, and
     nothing when the content's colours are preserved (``method`` not 'none')."""
-    if not 0.0 <= float(palette) <= 1.0:
-        raise InputError(f"palette: the share must be between 0 and 1, got {palette}")
-    return float(palette) * float(alpha) if method == "none" else 0.0
+    share = checked_share(palette, "palette")
+    return share * float(alpha) if method == "none" else 0.0
+
+
+def check_statistics(stats: ContentStats | None, wct: float) -> None:
+    """Given statistics must carry the covariance when a WCT share is asked for."""
+    if wct and stats is not None and stats.covariance is None:
+        raise InputError(
+            "content_stats: no feature covariance, which the WCT share needs; make them with "
+            "Stylizer.content_statistics or ContentStats.of(features, covariance=True), or "
+            "pass wct=0"
+        )
+
+
+def checked_share(value: float, name: str) -> float:
+    """``value`` as a float in [0, 1], or one InputError naming the option."""
+    if not 0.0 <= float(value) <= 1.0:
+        raise InputError(f"{name}: the share must be between 0 and 1, got {value}")
+    return float(value)
 
 
 class _Tracker:

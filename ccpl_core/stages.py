@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .errors import InputError
-from .models import ContentStats, SCTNet, StyleCode
+from .models import ContentStats, SCTNet, StyleCode, whitening
 from .models.decoder import DETAIL_CHANNELS
 from .planner import HEAD_LAYERS, MemoryPlanner
 from .runtime import resolve_device, resolve_dtype
@@ -80,7 +80,10 @@ class Stages:
                 f"{name}: image is {w}x{h} pixels; the {self.mode} model needs at least "
                 f"{need}x{need} (SCT's unpadded convolutions). Use a larger style image."
             )
-        return self.sct.style_code(self.encode(image))
+        feat = self.encode(image)
+        code = self.sct.style_code(feat)
+        code.colour = whitening.colouring(feat)
+        return code
 
     @torch.inference_mode()
     def fuse(
@@ -89,15 +92,26 @@ class Stages:
         code: StyleCode,
         stats: ContentStats | None = None,
         alpha: float = 1.0,
+        wct: float = 0.0,
     ) -> torch.Tensor:
         """SCT: content features re-coloured by a style code -> fused features (float32).
 
         ``stats`` normalises the content (default: each image's own statistics; pass clip-level
-        ones for video); ``alpha`` < 1 blends back towards the content features.
+        ones for video); ``wct`` is the share of the closed-form whitening-colouring transform
+        mixed in (:mod:`.models.whitening`; it needs ``stats`` with a covariance, and a code made
+        by :meth:`style_code`); ``alpha`` < 1 blends back towards the content features.
         """
-        if stats is not None:
-            stats = ContentStats(stats.mean.to(features.device), stats.std.to(features.device))
-        fused = self.sct.fuse(features, code.to(self.device), stats)
+        if stats is None:
+            stats = ContentStats.of(features, covariance=wct > 0)
+        stats, code = stats.to(features.device), code.to(self.device)
+        fused = self.sct.fuse(features, code, stats)
+        if wct:
+            if stats.covariance is None or code.colour is None:
+                raise ValueError("the WCT share needs the content covariance and style colouring")
+            whiten = whitening.symmetric_power(stats.covariance, -0.5)
+            whitening.whiten_colour_into(
+                fused, features, wct, stats.mean, whiten, code.colour, code.mean
+            )
         if alpha < 1.0:
             fused = torch.lerp(features.float(), fused, alpha)
         return fused
@@ -205,21 +219,28 @@ class MixedPrecisionEncoder(nn.Module):
 
 
 class FeatureMoments:
-    """Running per-channel sums of features over any number of frames (float64)."""
+    """Running per-channel sums of features over any number of frames (float64); with
+    ``covariance`` also the sum of outer products, for the WCT share."""
 
-    def __init__(self) -> None:
+    def __init__(self, covariance: bool = False) -> None:
         self.count = 0
         self.total: torch.Tensor | None = None
         self.total_sq: torch.Tensor | None = None
+        self.outer: torch.Tensor | None = None
+        self.covariance = covariance
 
     def add(self, feat: torch.Tensor) -> None:
         f = feat.double()
         s, sq = f.sum(dim=(0, 2, 3)).cpu(), (f * f).sum(dim=(0, 2, 3)).cpu()
         self.total = s if self.total is None else self.total + s
         self.total_sq = sq if self.total_sq is None else self.total_sq + sq
+        if self.covariance:
+            o = whitening.outer_sum(feat).cpu()
+            self.outer = o if self.outer is None else self.outer + o
         self.count += f.shape[0] * f.shape[2] * f.shape[3]
 
     def stats(self) -> ContentStats:
         if self.total is None or self.total_sq is None:
             raise InputError("no frames were seen to compute content statistics")
-        return ContentStats.from_moments(self.count, self.total[None], self.total_sq[None])
+        outer = None if self.outer is None else self.outer[None]
+        return ContentStats.from_moments(self.count, self.total[None], self.total_sq[None], outer)

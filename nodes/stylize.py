@@ -15,6 +15,7 @@ from ..ccpl_core.option_specs import (
     PRESERVE_COLOR,
     STYLE_SIZE,
     STYLE_WEIGHTS,
+    WCT,
 )
 from ..ccpl_core.options import style_weights as parse_style_weights
 from ..ccpl_core.pipeline import Stylizer
@@ -146,6 +147,7 @@ class Stylize:
                     "e.g. 0.5,0.3,0.2 (empty = equal).",
                 ),
                 "palette": comfy_input(PALETTE),
+                "wct": comfy_input(WCT),
             },
         }
 
@@ -166,6 +168,7 @@ class Stylize:
         style_batch="blend",
         style_weights="",
         palette=PALETTE.default,
+        wct=WCT.default,
     ):
         check_handle(sct_model)
         if style_batch not in STYLE_BATCH_MODES:
@@ -203,6 +206,7 @@ class Stylize:
                     stylizer.prepare_style(images, image_weights),
                     alpha=alpha,
                     palette=palette,
+                    wct=wct,
                     preserve_color=preserve_color,
                     mask=mask,
                     outside=outside,

@@ -18,6 +18,7 @@ from ..ccpl_core.option_specs import (
     PRESERVE_COLOR,
     STATISTICS_OPTION,
     STYLE_SIZE,
+    WCT,
 )
 from ..ccpl_core.video.engine import DEFAULT_FEATURE_BLEND, ClipStylizer, VideoOptions
 from . import comfy_bridge as cb
@@ -94,6 +95,7 @@ class VideoFrameStylize:
                 ),
                 "detail_blend": comfy_input(DETAIL_BLEND),
                 "palette": comfy_input(PALETTE),
+                "wct": comfy_input(WCT),
             },
             "hidden": {"unique_id": "UNIQUE_ID"},
         }
@@ -113,6 +115,7 @@ class VideoFrameStylize:
         meta_batch=None,
         detail_blend=0.0,
         palette=PALETTE.default,
+        wct=WCT.default,
         unique_id=None,
     ):
         if content_statistics not in STATISTICS:
@@ -120,6 +123,7 @@ class VideoFrameStylize:
         options = VideoOptions(
             alpha=alpha,
             palette=palette,
+            wct=wct,
             preserve_color=preserve_color,
             statistics=content_statistics,
             flow_blend=flow_blend,

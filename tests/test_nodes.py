@@ -232,7 +232,10 @@ def test_video_clip_statistics_equal_core(pack, tiny_model):
             "clip",
             feature_blend=0.0,
         )
-    assert torch.allclose(out, comfy_image(ref), atol=1e-5)
+    # within a quarter of an 8-bit level: the node may split the clip into other chunks than
+    # stylize (free memory), and batched products differ at float level (~1e-4 after decoding);
+    # wrong statistics would move the frames by orders of magnitude more
+    assert torch.allclose(out, comfy_image(ref), atol=1e-3)
 
 
 def test_finetune_node_saves_new_model_and_curve(pack, tiny_model):

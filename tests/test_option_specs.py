@@ -17,6 +17,7 @@ from ccpl_core import option_specs as specs
 from ccpl_core.cli import build_parser
 from ccpl_core.color import COLOR_METHODS
 from ccpl_core.errors import InputError
+from ccpl_core.models.whitening import DEFAULT_WCT
 from ccpl_core.option_specs import ALL, Option
 from ccpl_core.palette import DEFAULT_PALETTE
 from ccpl_core.training.finetune import PRESETS
@@ -126,6 +127,7 @@ def test_every_declaration_is_used_and_consistent():
 def test_library_owned_values_are_read_not_repeated():
     assert specs.PRESERVE_COLOR.choices == COLOR_METHODS
     assert specs.PALETTE.default == DEFAULT_PALETTE
+    assert specs.WCT.default == DEFAULT_WCT
     assert specs.COLOR_METHOD.choices == COLOR_METHODS[1:]
     assert (specs.STEPS.default, specs.LEARNING_RATE.default) == PRESETS["quick"][:2]
     assert (specs.CROP_SIZE.default, specs.BATCH_SIZE.default) == PRESETS["quick"][2:]
@@ -138,6 +140,7 @@ def test_video_options_defaults_are_the_declarations():
     declared = {
         "alpha": specs.ALPHA,
         "palette": specs.PALETTE,
+        "wct": specs.WCT,
         "preserve_color": specs.PRESERVE_COLOR,
         "statistics": specs.STATISTICS_OPTION,
         "flow_blend": specs.FLOW_BLEND,

@@ -138,9 +138,10 @@ def test_palette_is_off_when_colours_are_preserved_or_alpha_is_zero(st, content,
 
 def test_blended_styles_aim_at_the_pooled_palette(st, content):
     a, b = image("hubble", 64), image("rocket", 64)
-    out = st.stylize(content, [a, b], palette=1)
+    # wct=0: the palette mechanics alone (the random test decoder saturates WCT's features)
+    out = st.stylize(content, [a, b], palette=1, wct=0)
     pooled = torch.cat([a, b], dim=3)
-    alone = st.stylize(content, a, palette=1)
+    alone = st.stylize(content, a, palette=1, wct=0)
     assert palette_distance(out, pooled) < 0.5 * palette_distance(alone, pooled)
 
 

@@ -433,10 +433,10 @@ def test_precision_and_device_errors(art_net):
 
 def test_content_stats_override(st, content, style):
     with torch.no_grad():
-        stats = ContentStats.of(st.encoder(content))
+        stats = ContentStats.of(st.encoder(content), covariance=True)
     same = st.stylize(content, style, content_stats=stats)
     assert torch.allclose(same, st.stylize(content, style), atol=1e-6)
-    shifted = ContentStats(stats.mean + 1.0, stats.std)
+    shifted = ContentStats(stats.mean + 1.0, stats.std, stats.covariance)
     assert not torch.allclose(st.stylize(content, style, content_stats=shifted), same, atol=1e-3)
 
 

@@ -127,7 +127,7 @@ IMAGE = [
         "id": 4,
         "type": "CCPLStylize",
         "pos": [420, 200],
-        "widgets": [1.0, "none", 512, 0.5, 8, "model", "blend", "", 0.5],
+        "widgets": [1.0, "none", 512, 0.5, 8, "model", "blend", "", 0.5, 0.4],
         "links": {"sct_model": (1, 0), "content": (2, 0), "style": (3, 0)},
     },
     {
@@ -168,7 +168,7 @@ VIDEO = [
         "id": 4,
         "type": "CCPLVideoFrameStylize",
         "pos": [420, 200],
-        "widgets": [1.0, "none", 512, "per-frame", "model", 0.0, 0.95, 0.0, 0.5],
+        "widgets": [1.0, "none", 512, "per-frame", "model", 0.0, 0.95, 0.0, 0.5, 0.4],
         "links": {"sct_model": (1, 0), "frames": (2, 0), "style": (3, 0)},
     },
     {
@@ -238,7 +238,7 @@ FINETUNE = [
         "id": 7,
         "type": "CCPLStylize",
         "pos": [800, 200],
-        "widgets": [1.0, "none", 512, 0.5, 8, "model", "blend", "", 0.5],
+        "widgets": [1.0, "none", 512, 0.5, 8, "model", "blend", "", 0.5, 0.4],
         "links": {"sct_model": (6, 0), "content": (3, 0), "style": (2, 0)},
     },
     {

@@ -24,7 +24,7 @@ from ..images import (
     save_image,
 )
 from ..loading import load_model
-from ..option_specs import ALPHA, MASK_FEATHER, PALETTE, SIZE, TILE
+from ..option_specs import ALPHA, MASK_FEATHER, PALETTE, SIZE, TILE, WCT
 from ..options import parse_pixel_count
 from ..pipeline import PreparedStyle, Stylizer
 from .arguments import (
@@ -52,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     model_group(p)
     add_argument(p, ALPHA)
     add_argument(p, PALETTE)
+    add_argument(p, WCT)
     color_arguments(p)
     p.add_argument(
         "--mask",
@@ -259,6 +260,7 @@ def _stylize_one(
             prepared,
             alpha=args.alpha,
             palette=args.palette,
+            wct=args.wct,
             preserve_color=color,
             mask=mask,
             outside=outside,

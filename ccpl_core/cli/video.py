@@ -29,6 +29,7 @@ from ..option_specs import (
     PALETTE,
     STATISTICS_OPTION,
     TILE,
+    WCT,
 )
 from ..options import finite_float, int_range, parse_pixel_count
 from ..pipeline import Stylizer
@@ -62,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     model_group(p)
     add_argument(p, ALPHA)
     add_argument(p, PALETTE)
+    add_argument(p, WCT)
     color_arguments(p)
     coherence = p.add_argument_group("temporal coherence")
     for option in (STATISTICS_OPTION, FEATURE_BLEND, DETAIL_BLEND, FLOW_BLEND, FLOW_PRESET):
@@ -133,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     opts = VideoOptions(
         alpha=args.alpha,
         palette=args.palette,
+        wct=args.wct,
         preserve_color=color_method(args),
         statistics=args.statistics,
         flow_blend=args.flow_blend,

@@ -19,54 +19,87 @@ import torch
 from torch import nn
 
 from ..modes import get_mode
+from . import whitening
 
 EPS = 1e-5
 
 
 @dataclass
 class StyleCode:
-    """What SCT needs from a style: the 32x32 matrix and the per-channel feature mean.
+    """What the fusion needs from a style: SCT's 32x32 matrix, the per-channel feature mean and
+    (for the WCT share, :mod:`.whitening`) the square root of the feature covariance.
 
-    Codes of several styles combine linearly (``blend``) because ``uncompress`` is affine: fusing
-    with a weighted sum of codes equals the weighted sum of the fused features when the weights
-    sum to one.
+    Codes of several styles combine linearly (``blend``) because both transforms are affine in
+    the code: fusing with a weighted sum of codes equals the weighted sum of the fused features
+    when the weights sum to one.
     """
 
     matrix: torch.Tensor  # [B, 32, 32] float32
     mean: torch.Tensor  # [B, C, 1, 1] float32
+    colour: torch.Tensor | None = None  # [B, C, C] float32
 
     @staticmethod
     def blend(codes: list[StyleCode], weights: list[float]) -> StyleCode:
         matrix = sum(w * c.matrix for c, w in zip(codes, weights, strict=True))
         mean = sum(w * c.mean for c, w in zip(codes, weights, strict=True))
-        return StyleCode(matrix=matrix, mean=mean)  # type: ignore[arg-type]
+        colour = None
+        if all(c.colour is not None for c in codes):
+            colour = sum(w * c.colour for c, w in zip(codes, weights, strict=True))
+        return StyleCode(matrix=matrix, mean=mean, colour=colour)  # type: ignore[arg-type]
+
+    @staticmethod
+    def cat(codes: list[StyleCode]) -> StyleCode:
+        """One code per batch item, stacked."""
+        colours = [c.colour for c in codes]
+        return StyleCode(
+            torch.cat([c.matrix for c in codes]),
+            torch.cat([c.mean for c in codes]),
+            None if any(c is None for c in colours) else torch.cat(colours),  # type: ignore[arg-type]
+        )
 
     def to(self, device: torch.device | str) -> StyleCode:
-        return StyleCode(self.matrix.to(device), self.mean.to(device))
+        colour = None if self.colour is None else self.colour.to(device)
+        return StyleCode(self.matrix.to(device), self.mean.to(device), colour)
 
 
 @dataclass
 class ContentStats:
-    """Per-channel mean and std (unbiased variance + eps) of content features."""
+    """Per-channel mean and std (unbiased variance + eps) of content features, and for the WCT
+    share (:mod:`.whitening`) their unbiased channel covariance."""
 
     mean: torch.Tensor  # [B, C, 1, 1] float32
     std: torch.Tensor  # [B, C, 1, 1] float32
+    covariance: torch.Tensor | None = None  # [B, C, C] float64
 
     @staticmethod
-    def of(feat: torch.Tensor) -> ContentStats:
+    def of(feat: torch.Tensor, covariance: bool = False) -> ContentStats:
         f = feat.float().flatten(2)
         var = f.var(dim=2, unbiased=True) + EPS
-        return ContentStats(f.mean(dim=2)[..., None, None], var.sqrt()[..., None, None])
+        cov = whitening.covariance(feat) if covariance else None
+        return ContentStats(f.mean(dim=2)[..., None, None], var.sqrt()[..., None, None], cov)
 
     @staticmethod
-    def from_moments(count: int, total: torch.Tensor, total_sq: torch.Tensor) -> ContentStats:
-        """Build stats from running sums (float64 [B, C]) gathered over tiles or frames."""
+    def from_moments(
+        count: int,
+        total: torch.Tensor,
+        total_sq: torch.Tensor,
+        outer: torch.Tensor | None = None,
+    ) -> ContentStats:
+        """Build stats from running sums (float64 [B, C], and [B, C, C] for the covariance)
+        gathered over tiles or frames."""
         if count < 2:
             raise ValueError("content feature map needs at least two positions")
         mean = total / count
         var = (total_sq - count * mean * mean) / (count - 1)
         std = (var.clamp_min(0) + EPS).sqrt()
-        return ContentStats(mean.float()[..., None, None], std.float()[..., None, None])
+        cov = None
+        if outer is not None:
+            cov = (outer - count * mean[..., :, None] * mean[..., None, :]) / (count - 1)
+        return ContentStats(mean.float()[..., None, None], std.float()[..., None, None], cov)
+
+    def to(self, device: torch.device | str) -> ContentStats:
+        cov = None if self.covariance is None else self.covariance.to(device)
+        return ContentStats(self.mean.to(device), self.std.to(device), cov)
 
 
 def _fp32(t: torch.Tensor) -> torch.autocast:

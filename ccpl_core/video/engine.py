@@ -40,6 +40,7 @@ from ..pipeline import (
     PreparedStyle,
     Progress,
     Stylizer,
+    check_statistics,
     color_method,
     finish,
     output_buffer,
@@ -88,6 +89,7 @@ class VideoOptions:
 
     alpha: float = _declared("ALPHA")
     palette: float = _declared("PALETTE")
+    wct: float = _declared("WCT")
     preserve_color: str = _declared("PRESERVE_COLOR")
     statistics: str = _declared("STATISTICS_OPTION")
     flow_blend: float = _declared("FLOW_BLEND")
@@ -103,6 +105,8 @@ class VideoOptions:
             raise InputError(f"statistics must be one of {', '.join(STATISTICS)}")
         if not 0.0 <= self.palette <= 1.0:
             raise InputError(f"palette share must be in [0, 1], got {self.palette}")
+        if not 0.0 <= self.wct <= 1.0:
+            raise InputError(f"wct share must be in [0, 1], got {self.wct}")
         if not 0.0 <= self.flow_blend <= 1.0:
             raise InputError(f"flow blend strength must be in [0, 1], got {self.flow_blend}")
         if not 0.0 <= self.feature_blend <= 1.0:
@@ -162,6 +166,7 @@ class ClipState:
         if moments is not None:
             moments = copy.copy(moments)
             moments.total, moments.total_sq = move(moments.total), move(moments.total_sq)
+            moments.outer = move(moments.outer)
         return dataclasses.replace(
             self, features=move(self.features), detail=move(self.detail), moments=moments
         )
@@ -186,7 +191,7 @@ class ClipStylizer:
         self.style, self.options = style, options
         self.state = state or ClipState()
         if options.statistics == "running" and self.state.moments is None:
-            self.state.moments = FeatureMoments()
+            self.state.moments = FeatureMoments(covariance=options.wct > 0)
 
     def to(self, device: torch.device | str) -> ClipStylizer:
         """Park the carried state and the style on ``device`` (e.g. the CPU between windows)."""
@@ -214,6 +219,7 @@ class ClipStylizer:
         """
         b, _, h, w = frames.shape
         stylizer.check_content_size(h, w, "frames")
+        check_statistics(content_stats, self.options.wct)
         out = output_buffer(out, b, 3, h, w, frames.device)
         chunk = stylizer.planner.chunk(b, h, w)
         for start in range(0, b, chunk):
@@ -233,8 +239,9 @@ class ClipStylizer:
         moments = copy.copy(state.moments)  # the running statistics with these frames
         if moments is not None:
             moments.add(feat)
-        stats = clip_stats or (moments.stats() if moments else ContentStats.of(feat))
-        fused = st.fuse(feat, st.style_for(self.style, rgb, method), stats, opt.alpha)
+        own = ContentStats.of(feat, covariance=opt.wct > 0)
+        stats = clip_stats or (moments.stats() if moments else own)
+        fused = st.fuse(feat, st.style_for(self.style, rgb, method), stats, opt.alpha, opt.wct)
         del feat
         motions = self._motions(flows, FEATURE_FLOW_SIDE)
         if opt.feature_blend:
@@ -334,7 +341,7 @@ def stylize_video(
     batch = chunk_frames(options.batch, source.info)
     clip_stats = None
     if options.statistics == "clip":
-        moments = FeatureMoments()
+        moments = FeatureMoments(covariance=options.wct > 0)
         for chunk in _chunks(source, batch):
             stylizer.accumulate(_to_tensor(chunk, options.size), moments)
         clip_stats = moments.stats()
