@@ -230,8 +230,9 @@ class FeatureMoments:
         self.covariance = covariance
 
     def add(self, feat: torch.Tensor) -> None:
-        f = feat.double()
-        s, sq = f.sum(dim=(0, 2, 3)).cpu(), (f * f).sum(dim=(0, 2, 3)).cpu()
+        f = feat.float()  # float32 on the device (MPS has no float64), summed in float64 on the CPU
+        s = f.sum(dim=(0, 2, 3)).cpu().double()
+        sq = (f * f).sum(dim=(0, 2, 3)).cpu().double()
         self.total = s if self.total is None else self.total + s
         self.total_sq = sq if self.total_sq is None else self.total_sq + sq
         if self.covariance:

@@ -69,7 +69,7 @@ class ContentStats:
 
     mean: torch.Tensor  # [B, C, 1, 1] float32
     std: torch.Tensor  # [B, C, 1, 1] float32
-    covariance: torch.Tensor | None = None  # [B, C, C] float64
+    covariance: torch.Tensor | None = None  # [B, C, C] float64, on the CPU
 
     @staticmethod
     def of(feat: torch.Tensor, covariance: bool = False) -> ContentStats:
@@ -94,12 +94,13 @@ class ContentStats:
         std = (var.clamp_min(0) + EPS).sqrt()
         cov = None
         if outer is not None:
-            cov = (outer - count * mean[..., :, None] * mean[..., None, :]) / (count - 1)
+            m = mean.cpu()
+            cov = (outer.cpu() - count * m[..., :, None] * m[..., None, :]) / (count - 1)
         return ContentStats(mean.float()[..., None, None], std.float()[..., None, None], cov)
 
     def to(self, device: torch.device | str) -> ContentStats:
-        cov = None if self.covariance is None else self.covariance.to(device)
-        return ContentStats(self.mean.to(device), self.std.to(device), cov)
+        """Mean and std on ``device``; the covariance stays on the CPU, where it is decomposed."""
+        return ContentStats(self.mean.to(device), self.std.to(device), self.covariance)
 
 
 def _fp32(t: torch.Tensor) -> torch.autocast:

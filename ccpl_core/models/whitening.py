@@ -10,7 +10,9 @@ exact transform back in restores the style's other directions (texture) at the c
 statistics applied per position: it commutes with tiling like SCT does.
 
 Directions with (near-)zero variance, which relu4_1 always has, are left out instead of being
-amplified by the whitening.
+amplified by the whitening. The products run on the features' device in float32; the CxC
+matrices are summed and decomposed on the CPU in float64 (some devices, e.g. MPS, have no
+float64), and the final CxC transform goes back to the device.
 """
 
 from __future__ import annotations
@@ -27,36 +29,36 @@ CHUNK = 1 << 16
 
 
 def covariance(feat: torch.Tensor) -> torch.Tensor:
-    """Unbiased channel covariance [B, C, C] (float64) of features [B, C, H, W], summed over
-    bands of rows (no full-size copy of the features)."""
+    """Unbiased channel covariance [B, C, C] (float64, on the CPU) of features [B, C, H, W],
+    summed over bands of rows (no full-size copy of the features)."""
     b, c, h, w = feat.shape
     mean = feat.float().mean(dim=(2, 3)).reshape(b, c, 1)
-    total = torch.zeros(b, c, c, dtype=torch.float64, device=feat.device)
+    total = torch.zeros(b, c, c, dtype=torch.float64)
     rows = max(1, CHUNK // w)
     for top in range(0, h, rows):
         part = feat[:, :, top : top + rows].float().reshape(b, c, -1) - mean
-        total += torch.bmm(part, part.transpose(1, 2)).double()
+        total += torch.bmm(part, part.transpose(1, 2)).cpu().double()
     return total / max(h * w - 1, 1)
 
 
 def outer_sum(feat: torch.Tensor) -> torch.Tensor:
-    """Sum over every image and position of the uncentred outer products [C, C] (float64) of
-    features [B, C, H, W] (running clip statistics), over bands of rows."""
+    """Sum over every image and position of the uncentred outer products [C, C] (float64, on the
+    CPU) of features [B, C, H, W] (running clip statistics), over bands of rows."""
     c, h, w = feat.shape[1:]
-    total = torch.zeros(c, c, dtype=torch.float64, device=feat.device)
+    total = torch.zeros(c, c, dtype=torch.float64)
     rows = max(1, CHUNK // w)
     for top in range(0, h, rows):
         part = feat[:, :, top : top + rows].float().transpose(0, 1).reshape(c, -1)
-        total += (part @ part.T).double()
+        total += (part @ part.T).cpu().double()
     return total
 
 
 def symmetric_power(cov: torch.Tensor, power: float, ridge: float = 0.0) -> torch.Tensor:
-    """``cov`` [B, C, C] (symmetric, positive semi-definite) to ``power`` (float32), with
+    """``cov`` [B, C, C] (symmetric, positive semi-definite) to ``power`` (float32, CPU), with
     eigenvalues below ``RELATIVE_CUTOFF`` of the largest treated as zero (also for negative
     powers: a direction the features do not use is dropped, not blown up). ``ridge`` adds that
     fraction of the mean eigenvalue to each kept one first (damping weak directions)."""
-    values, vectors = torch.linalg.eigh(cov.double())
+    values, vectors = torch.linalg.eigh(cov.cpu().double())
     top = values.amax(dim=-1, keepdim=True).clamp_min(1e-12)
     keep = values > top * RELATIVE_CUTOFF
     damped = values.clamp_min(1e-12) + ridge * values.mean(dim=-1, keepdim=True)
@@ -86,9 +88,10 @@ def whiten_colour_into(
     ``style_mean`` [B|1, C, 1, 1] are the style's.
     """
     b, c, h, w = fused.shape
-    transform = (colour.float() @ whitening.float()).expand(b, c, c)
-    offset = content_mean.float().reshape(-1, c, 1, 1)
-    target = style_mean.float().reshape(-1, c, 1, 1)
+    device = fused.device
+    transform = (colour.float().to(device) @ whitening.float().to(device)).expand(b, c, c)
+    offset = content_mean.float().to(device).reshape(-1, c, 1, 1)
+    target = style_mean.float().to(device).reshape(-1, c, 1, 1)
     rows = max(1, CHUNK // w)
     for top in range(0, h, rows):
         part = content_feat[:, :, top : top + rows].float() - offset
