@@ -4,7 +4,7 @@ A :class:`Stylizer` is the network's stages (:mod:`ccpl_core.stages`) plus what 
 styles encoded once into a :class:`PreparedStyle` and blended, style strength, the style's
 palette (:mod:`ccpl_core.palette`), colour preservation, masks with a second style outside them,
 progress. :meth:`Stylizer.stylize` is the whole method in a few lines: encode the content, fuse
-it with the style (SCT), decode.
+it with the style (SCT, with a share of the closed-form WCT mixed in), decode.
 """
 
 from __future__ import annotations
