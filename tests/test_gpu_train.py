@@ -54,6 +54,7 @@ def test_gpu_train_runs_a_joint_stage_on_the_cpu_and_writes_last_and_averaged_we
         "--plan", "art:joint:1", "--minutes", "0.4", "--device", "cpu", "--batch", "1",
         "--crop", "64", "--resize", "96", "--workers", "0", "--average", "1",
         "--average-every", "1", "--texture-weight", "1", "--palette-weight", "10", "--warmup", "2",
+        "--wct", "0.4",
     ]  # fmt: skip
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)

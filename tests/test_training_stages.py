@@ -101,6 +101,33 @@ def test_frozen_decoder_resumes_exactly_and_only_with_the_flag(tmp_path):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
+def test_joint_stage_trains_sct_around_the_wct_share(tmp_path):
+    """With the share in the loop SCT gets (1 - share) of its gradient, none at share 1, and the
+    picture is the one the inference fusion makes."""
+
+    def sct_grad(share: float) -> float:
+        t = stage_trainer(tmp_path / str(share), "joint", wct=share, freeze_decoder=True)
+        c, s = t.batches[10_000]
+        losses = t.module(c.float() / 255, s.float() / 255, torch.Generator().manual_seed(0))
+        sum(losses[k] * t.weights[k] for k in t.weights).backward()
+        grads = [p.grad for p in t.module.net.sct.parameters() if p.grad is not None]
+        return float(sum(g.abs().sum() for g in grads))
+
+    assert sct_grad(0.0) > 0 and sct_grad(0.4) > 0
+    assert sct_grad(1.0) == 0.0
+    t = stage_trainer(tmp_path / "run", "joint", iterations=3, wct=0.4, freeze_decoder=True)
+    start = {k: v.clone() for k, v in t.module.net.sct.state_dict().items()}
+    t.run()
+    after = t.module.net.sct.state_dict()
+    assert any(not torch.equal(start[k], after[k]) for k in after)
+
+
+@pytest.mark.parametrize("bad", [{"wct": 1.5}, {"wct": -0.1}, {"wct": 0.4, "stage": "sct"}])
+def test_bad_training_wct_is_refused(bad):
+    with pytest.raises(InputError, match="wct"):
+        TrainConfig(**bad).validate()
+
+
 @pytest.mark.parametrize("stage", ["reconstruct", "sct"])
 def test_frozen_decoder_outside_the_joint_stage_is_refused(stage):
     with pytest.raises(InputError, match=r"freeze_decoder. is for the joint stage"):

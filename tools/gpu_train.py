@@ -92,6 +92,13 @@ def main() -> None:
         "--texture-weight", type=float, default=0.0, help="joint stages: Gram texture term"
     )
     ap.add_argument(
+        "--wct",
+        type=float,
+        default=0.0,
+        help="joint stages: share of the closed-form WCT mixed into SCT's output in the loop, as "
+        "ccpl stylize --wct does at inference (0 = SCT alone)",
+    )
+    ap.add_argument(
         "--warmup", type=int, default=0, help="iterations of linear lr warm-up in every stage"
     )
     ap.add_argument(
@@ -151,6 +158,7 @@ def run_stage(
         fusion_weight=args.fusion_weight,
         palette_weight=args.palette_weight,
         texture_weight=args.texture_weight,
+        wct=args.wct if stage == "joint" else 0.0,
         precision=args.precision,
         save_every=0,
         log_every=20,

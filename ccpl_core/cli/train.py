@@ -123,6 +123,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             weight,
             "joint stage: weight of the Gram (channel covariance) distance to the style",
         ),
+        (
+            "wct",
+            finite_float(0, 1),
+            "joint stage: share of the closed-form WCT mixed into SCT's output, as ccpl "
+            "stylize --wct does (SCT then learns what to add to it)",
+        ),
         ("tau", positive, "InfoNCE temperature"),
         ("num_anchors", positive_int, "CCPL anchors per layer"),
         ("save_every", non_negative_int, "checkpoint interval (0 = only at the end)"),

@@ -230,6 +230,7 @@ class TrainModule(nn.Module):
         self.fusion_weight = cfg.fusion_weight if cfg.stage == "joint" else 0.0
         self.palette_weight = cfg.palette_weight if cfg.stage == "joint" else 0.0
         self.texture_weight = cfg.texture_weight if cfg.stage == "joint" else 0.0
+        self.wct = cfg.wct if cfg.stage == "joint" else 0.0
         self.ccpl = CCPLLoss(net.mode, cfg.num_anchors, cfg.tau)
         self.taps = net.spec.style_taps
         net.encoder.requires_grad_(False)
@@ -266,6 +267,10 @@ class TrainModule(nn.Module):
             sf = self.features(style)
         deepest = self.taps[-1]
         fused = self.net.sct(cf[deepest], sf[deepest])
+        if self.wct:  # as at inference: SCT learns what to add to the closed-form transform
+            with torch.no_grad():
+                closed = whiten_colour(cf[deepest].float(), sf[deepest].float())
+            fused = torch.lerp(fused, closed.to(fused.dtype), self.wct)
         out = self.net.decoder(fused.to(content.dtype))
         gf = self.features(out)
         losses = {

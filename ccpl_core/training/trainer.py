@@ -67,6 +67,9 @@ class TrainConfig:
     fusion_weight: float = 0.0
     palette_weight: float = 0.0
     texture_weight: float = 0.0
+    #: Joint stage: the share of the closed-form WCT mixed into SCT's output in the loop, as
+    #: ``ccpl stylize --wct`` does at inference, so SCT learns what to add to it.
+    wct: float = 0.0
     #: Joint stage: train SCT (and the CCPL heads) only, the decoder stays as loaded. A
     #: fine-tune of a trained model then moves only the fusion, a few hundred thousand weights.
     freeze_decoder: bool = False
@@ -95,6 +98,12 @@ class TrainConfig:
             raise InputError(
                 f"`teacher_weight`: the Magenta teacher paints at most {TEACHER_MAX_SIDE} px a "
                 f"side, got `crop` {self.crop}; lower `crop` or set `teacher_weight` 0"
+            )
+        if not 0.0 <= self.wct <= 1.0:
+            raise InputError(f"`wct` is a share in [0, 1], got {self.wct}")
+        if self.wct and self.stage != "joint":
+            raise InputError(
+                f"`wct` is for the joint stage, not {self.stage}; drop it or use stage joint"
             )
         if self.freeze_decoder and self.stage != "joint":
             raise InputError(

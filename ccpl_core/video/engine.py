@@ -239,8 +239,9 @@ class ClipStylizer:
         moments = copy.copy(state.moments)  # the running statistics with these frames
         if moments is not None:
             moments.add(feat)
-        own = ContentStats.of(feat, covariance=opt.wct > 0)
-        stats = clip_stats or (moments.stats() if moments else own)
+        stats = clip_stats or (
+            moments.stats() if moments else ContentStats.of(feat, covariance=opt.wct > 0)
+        )
         fused = st.fuse(feat, st.style_for(self.style, rgb, method), stats, opt.alpha, opt.wct)
         del feat
         motions = self._motions(flows, FEATURE_FLOW_SIDE)
