@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--name", required=True, help="manifest name, e.g. ccpl-open-art")
     ap.add_argument("--recipe", required=True, help="the stages and iterations, one line")
     ap.add_argument("--data", default="data/train_v2", help="training data folder (DATA_HASH)")
-    ap.add_argument("--description", default="")
+    ap.add_argument("--description", default="", help="default: the entry's own, if any")
     ap.add_argument("--default", action="store_true", help="make it the default of its mode")
     ap.add_argument(
         "--teacher",
@@ -66,11 +66,13 @@ def main() -> None:
         out = save_state(half, ROOT / "models" / file, meta | extra, overwrite=True)
     averaged = read_state(out)[1].get("ccpl.averaged")
     hash_file = Path(args.data) / "DATA_HASH"
+    before = data["models"].get(args.name, {}).get("description")  # a re-ship keeps its text
     data["models"][args.name] = {
         "kind": "model",
         "mode": mode,
         "requires": [ENCODER],
         "description": args.description
+        or before
         or f"This project's own {mode} model, trained with the staged `ccpl train` recipe on "
         "openly licensed images (tools/gather_training_data.py). Bundled: works offline.",
         "license": "Apache-2.0 (weights); training data: public domain / CC0 / CC BY(-SA) / GPL "
