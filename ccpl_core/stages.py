@@ -103,12 +103,14 @@ class Stages:
         """
         if stats is None:
             stats = ContentStats.of(features, covariance=wct > 0)
-        stats, code = stats.to(features.device), code.to(self.device)
-        fused = self.sct.fuse(features, code, stats)
-        if wct:
+        whiten = None
+        if wct:  # decomposed on the caller's statistics, so the next call reuses it
             if stats.covariance is None or code.colour is None:
                 raise ValueError("the WCT share needs the content covariance and style colouring")
-            whiten = whitening.symmetric_power(stats.covariance, -0.5)
+            whiten = stats.whitening()
+        stats, code = stats.to(features.device), code.to(self.device)
+        fused = self.sct.fuse(features, code, stats)
+        if whiten is not None:
             whitening.whiten_colour_into(
                 fused, features, wct, stats.mean, whiten, code.colour, code.mean
             )

@@ -183,3 +183,15 @@ def test_statistics_without_a_covariance_are_one_clear_error(st, content, style)
     clip = ClipStylizer(st.prepare_style(style), VideoOptions(statistics="clip"))
     with pytest.raises(InputError, match="content_stats: no feature covariance"):
         clip(st, content, content_stats=stats)
+
+
+def test_statistics_are_decomposed_once_however_often_they_are_used(st, monkeypatch):
+    content = st.encode(torch.cat([image("astronaut", 64)] * 2))
+    code = st.style_code(image("hubble", 64))
+    stats = ContentStats.of(content, covariance=True)
+    calls = []
+    real = whitening.symmetric_power
+    monkeypatch.setattr(whitening, "symmetric_power", lambda *a: calls.append(1) or real(*a))
+    first = st.fuse(content, code, stats, wct=0.5)
+    again = st.fuse(content, code, stats, wct=0.5)  # e.g. the next chunk of a clip
+    assert len(calls) == 1 and torch.equal(first, again)

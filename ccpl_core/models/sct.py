@@ -13,7 +13,7 @@ encoder and decoder, and its statistics and 32x32 products are where low precisi
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -70,6 +70,8 @@ class ContentStats:
     mean: torch.Tensor  # [B, C, 1, 1] float32
     std: torch.Tensor  # [B, C, 1, 1] float32
     covariance: torch.Tensor | None = None  # [B, C, C] float64, on the CPU
+    #: its inverse square root, decomposed once per statistics object (see :meth:`whitening`)
+    _whitening: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
     @staticmethod
     def of(feat: torch.Tensor, covariance: bool = False) -> ContentStats:
@@ -98,9 +100,22 @@ class ContentStats:
             cov = (outer.cpu() - count * m[..., :, None] * m[..., None, :]) / (count - 1)
         return ContentStats(mean.float()[..., None, None], std.float()[..., None, None], cov)
 
+    def whitening(self) -> torch.Tensor:
+        """The covariance to the power -1/2 [B, C, C] (float32, CPU), computed on first use and
+        kept: clip statistics serve every chunk of a clip, image statistics both styles of a
+        mask, with one eigendecomposition."""
+        if self.covariance is None:
+            raise ValueError("these content statistics were made without a covariance")
+        if self._whitening is None:
+            self._whitening = whitening.symmetric_power(self.covariance, -0.5)
+        return self._whitening
+
     def to(self, device: torch.device | str) -> ContentStats:
-        """Mean and std on ``device``; the covariance stays on the CPU, where it is decomposed."""
-        return ContentStats(self.mean.to(device), self.std.to(device), self.covariance)
+        """Mean and std on ``device``; the covariance (and its whitening) stay on the CPU, where
+        they are decomposed."""
+        return ContentStats(
+            self.mean.to(device), self.std.to(device), self.covariance, self._whitening
+        )
 
 
 def _fp32(t: torch.Tensor) -> torch.autocast:

@@ -28,29 +28,32 @@ RELATIVE_CUTOFF = 1e-5
 CHUNK = 1 << 16
 
 
-def covariance(feat: torch.Tensor) -> torch.Tensor:
-    """Unbiased channel covariance [B, C, C] (float64, on the CPU) of features [B, C, H, W],
-    summed over bands of rows (no full-size copy of the features)."""
+def _products(feat: torch.Tensor, mean: torch.Tensor | None = None) -> torch.Tensor:
+    """Per image, the sum over positions of the outer products [B, C, C] (float64, on the CPU)
+    of features [B, C, H, W] less ``mean`` [B, C, 1] (none: uncentred), over bands of rows (no
+    full-size copy of the features)."""
     b, c, h, w = feat.shape
-    mean = feat.float().mean(dim=(2, 3)).reshape(b, c, 1)
     total = torch.zeros(b, c, c, dtype=torch.float64)
     rows = max(1, CHUNK // w)
     for top in range(0, h, rows):
-        part = feat[:, :, top : top + rows].float().reshape(b, c, -1) - mean
+        part = feat[:, :, top : top + rows].float().reshape(b, c, -1)
+        if mean is not None:
+            part = part - mean
         total += torch.bmm(part, part.transpose(1, 2)).cpu().double()
-    return total / max(h * w - 1, 1)
+    return total
+
+
+def covariance(feat: torch.Tensor) -> torch.Tensor:
+    """Unbiased channel covariance [B, C, C] (float64, on the CPU) of features [B, C, H, W]."""
+    b, c, h, w = feat.shape
+    mean = feat.float().mean(dim=(2, 3)).reshape(b, c, 1)
+    return _products(feat, mean) / max(h * w - 1, 1)
 
 
 def outer_sum(feat: torch.Tensor) -> torch.Tensor:
     """Sum over every image and position of the uncentred outer products [C, C] (float64, on the
-    CPU) of features [B, C, H, W] (running clip statistics), over bands of rows."""
-    c, h, w = feat.shape[1:]
-    total = torch.zeros(c, c, dtype=torch.float64)
-    rows = max(1, CHUNK // w)
-    for top in range(0, h, rows):
-        part = feat[:, :, top : top + rows].float().transpose(0, 1).reshape(c, -1)
-        total += (part @ part.T).cpu().double()
-    return total
+    CPU) of features [B, C, H, W]: what running clip statistics add up."""
+    return _products(feat).sum(dim=0)
 
 
 def symmetric_power(cov: torch.Tensor, power: float, ridge: float = 0.0) -> torch.Tensor:

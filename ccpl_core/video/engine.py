@@ -41,6 +41,7 @@ from ..pipeline import (
     Progress,
     Stylizer,
     check_statistics,
+    checked_share,
     color_method,
     finish,
     output_buffer,
@@ -103,10 +104,8 @@ class VideoOptions:
     def validate(self) -> None:
         if self.statistics not in STATISTICS:
             raise InputError(f"statistics must be one of {', '.join(STATISTICS)}")
-        if not 0.0 <= self.palette <= 1.0:
-            raise InputError(f"palette share must be in [0, 1], got {self.palette}")
-        if not 0.0 <= self.wct <= 1.0:
-            raise InputError(f"wct share must be in [0, 1], got {self.wct}")
+        checked_share(self.palette, "palette")
+        checked_share(self.wct, "wct")
         if not 0.0 <= self.flow_blend <= 1.0:
             raise InputError(f"flow blend strength must be in [0, 1], got {self.flow_blend}")
         if not 0.0 <= self.feature_blend <= 1.0:
