@@ -5,8 +5,17 @@ run on every content x style of ``benchmarks/quality_heldout.json`` through the 
 ``ccpl stylize`` (content at 384 px on the shorter side, style at the CLI's default 512; fp32, the
 exact precision) and scored with ``ccpl_core.quality``: palette (sliced Wasserstein to the style),
 texture (relative Gram distance), edge correlation with the content, nearest-style retrieval
-accuracy and seconds per image. The Magenta network (``pip install -e '.[bench]'``) is the
-baseline a user could pick instead; it is skipped with a note when not installed.
+accuracy and seconds per image. Those figures read what the product's own steps optimise (the
+palette step is a sliced optimal-transport map in RGB, the WCT share sets VGG relu4_1
+covariances), so they are **diagnostics only**. What judges quality are the independent judges
+of ``benchmarks/judges.py`` (EfficientNet-Lite2 Gram distance, retrieval and content cosine;
+Portilla-Simoncelli distance and retrieval), scored beside two controls that any judge worth
+its name ranks far behind a real stylisation: the content photo itself and the content with its
+histogram matched to the style. They run when ``pip install -e '.[judges]'`` is installed, and
+the blind panel (``benchmarks/blind_panel.py``) has the last word. The Magenta network
+(``pip install -e '.[bench]'``) is the baseline a user could pick instead; it is skipped with a
+note when not installed. ``--save DIR`` writes every picture as DIR/<method>/<style>/<content>.png
+(the layout the blind panel reads).
 
     python benchmarks/bench_quality.py --model ccpl-open-art --model ccpl-starter-art \
         --tag open_art --sheet docs/quality_sheet.jpg
@@ -33,6 +42,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+import judges as judges_mod
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -101,6 +111,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=WCT.default,
         help="the WCT share of our models' fusion, as ccpl stylize --wct (default: %(default)s, "
         "the product's; 0 = the SCT network alone)",
+    )
+    p.add_argument(
+        "--no-judges",
+        action="store_true",
+        help="skip the independent judges and their controls (they run when installed)",
+    )
+    p.add_argument(
+        "--save",
+        default=None,
+        help="write every picture as SAVE/<method>/<style>/<content>.png (for the blind panel)",
     )
     p.add_argument("--models-dir", default=None)
     p.add_argument("--manifest", default=None)
@@ -199,6 +219,20 @@ def magenta_runner(styles: list[torch.Tensor]) -> tuple[str, Runner, dict] | Non
     return MAGENTA, run, info
 
 
+def control_runners(
+    contents: list[torch.Tensor], styles: list[torch.Tensor]
+) -> list[tuple[str, Runner, dict]]:
+    """What a judge must rank far behind a stylisation: the photo, and the photo recoloured."""
+    return [
+        ("control-content", lambda content, j: content, {"kind": "control: the content itself"}),
+        (
+            "control-histmatch",
+            lambda content, j: judges_mod.histogram_matched(content, styles[j]),
+            {"kind": "control: the content's channels histogram-matched to the style (skimage)"},
+        ),
+    ]
+
+
 def default_spec(args: argparse.Namespace) -> list[str | None]:
     """The models to judge: those given, else the manifest's default (photo one with --photo)."""
     if args.model:
@@ -220,6 +254,7 @@ def evaluate(
     refs: dict,
     names: tuple[list[str], list[str]],
     thumb: int,
+    save: Path | None = None,
 ) -> tuple[dict, dict]:
     """Stylise every pair and score it; returns (figures with per-pair values, thumbnails)."""
     pal_rows, tex_rows, rows, thumbs = [], [], [], {}
@@ -227,6 +262,10 @@ def evaluate(
         t0 = time.perf_counter()
         out = run(contents[i], j)
         seconds = time.perf_counter() - t0
+        if save is not None:
+            folder = save / names[1][j]
+            folder.mkdir(parents=True, exist_ok=True)
+            to_pil(out).save(folder / f"{names[0][i]}.png")
         sig = palette_signature(out)
         grams = gram_matrices(texture_features(out, refs["encoder"]))
         pal_rows.append([signature_distance(sig, s) for s in refs["style_sig"]])
@@ -239,6 +278,8 @@ def evaluate(
             "edge": edge_correlation(out, contents[i]),
             "seconds": seconds,
         }
+        if "judges" in refs:
+            row |= refs["judges"].score(out, contents[i], i, j)
         if "content_palette" in refs:
             row["content_palette"] = refs["content_palette"][i][j]
             row["palette_ratio"] = row["palette"] / row["content_palette"]
@@ -253,12 +294,16 @@ def evaluate(
         "seconds_per_image": statistics.median(times),
         "seconds_per_image_mean": float(np.mean(times)),
     }
+    if "judges" in refs:
+        figures["judges"] = judges_mod.summarise(rows)
     if "content_palette" in refs:
         figures["palette_ratio"] = float(np.mean([r["palette_ratio"] for r in rows]))
     return figures | {"pairs": rows}, thumbs
 
 
-def references(contents: list[torch.Tensor], styles: list[torch.Tensor], photo: bool) -> dict:
+def references(
+    contents: list[torch.Tensor], styles: list[torch.Tensor], photo: bool, judges: bool
+) -> dict:
     """What every output is compared with, computed once: style palettes and Gram matrices."""
     encoder = load_texture_encoder()
     refs = {
@@ -266,6 +311,9 @@ def references(contents: list[torch.Tensor], styles: list[torch.Tensor], photo: 
         "style_sig": [palette_signature(s) for s in styles],
         "style_gram": [gram_matrices(texture_features(s, encoder)) for s in styles],
     }
+    if judges:
+        short = min(contents[0].shape[-2:])
+        refs["judges"] = judges_mod.Judges(styles, short_side=short)
     if photo:
         refs["content_palette"] = [[palette_distance(c, s) for s in styles] for c in contents]
     return refs
@@ -319,7 +367,31 @@ def contact_sheet(
 
 
 # ----------------------------------------------------------------------------- report
+JUDGE_COLUMNS = {
+    "effnet_gram": "EffNet Gram ↓",
+    "effnet_retrieval": "EffNet retrieval ↑",
+    "content_cosine": "content cosine ↑",
+    "ps_distance": "PS distance ↓",
+    "ps_retrieval": "PS retrieval ↑",
+}
+
+
+def judges_table(results: dict[str, dict]) -> str:
+    """The independent judges' figures, one row per method (controls included)."""
+    rows = {k: r["judges"] for k, r in results.items() if "judges" in r}
+    if not rows:
+        return ""
+    lines = [
+        "| method | " + " | ".join(JUDGE_COLUMNS.values()) + " |",
+        "|---" * (len(JUDGE_COLUMNS) + 1) + "|",
+    ]
+    for name, r in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{r[k]:.3f}" for k in JUDGE_COLUMNS) + " |")
+    return "\n".join(lines)
+
+
 def table(results: dict[str, dict], photo: bool) -> str:
+    """The project's own figures: diagnostics only (the product optimises what they read)."""
     cols = ["palette ↓", "texture ↓", "edge ↑", "retrieval ↑", "s/image (median)"]
     keys = ["palette", "texture", "edge", "retrieval", "seconds_per_image"]
     if photo:
@@ -378,11 +450,18 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(len(contents))
         if not (args.photo and i == j)
     ]
-    refs = references(contents, styles, args.photo)
+    judging = not args.no_judges and not judges_mod.missing_packages()
+    if not args.no_judges and not judging:
+        missing = ", ".join(judges_mod.missing_packages())
+        print(f"independent judges skipped: {missing} not installed (pip install -e '.[judges]')")
+    refs = references(contents, styles, args.photo, judging)
 
     runners = [ccpl_runner(s, styles, args) for s in default_spec(args)]
     if not args.no_magenta:
         runners.append(magenta_runner(styles))
+    if judging:
+        runners.extend(control_runners(contents, styles))
+    save = Path(args.save) if args.save else None
     results: dict[str, dict] = {}
     for runner in runners:
         if runner is None:
@@ -390,20 +469,25 @@ def main(argv: list[str] | None = None) -> int:
         name, run, info = runner
         key = name if name not in results else f"{name}#{len(results)}"
         t0 = time.perf_counter()
-        figures, thumbs = evaluate(run, contents, styles, pairs, refs, names, args.thumb)
+        figures, thumbs = evaluate(
+            run, contents, styles, pairs, refs, names, args.thumb, save / key if save else None
+        )
         print(f"{key}: {len(pairs)} images in {time.perf_counter() - t0:.1f} s", flush=True)
         results[key] = info | figures | {"thumbs": thumbs}
 
+    judged = judges_table(results)
     text = table(results, args.photo)
-    print()
-    print(text)
+    if judged:
+        print("\nIndependent judges (these decide, with the blind panel):\n" + judged)
+    print("\nThe project's own figures (diagnostics only):\n" + text)
     total, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     print(f"\n{len(results)} model(s) x {len(pairs)} pairs in {total:.1f} s ({cpu:.1f} s of CPU)")
 
     if args.sheet:
         out = Path(args.sheet)
         out.parent.mkdir(parents=True, exist_ok=True)
-        contact_sheet(contents, styles, results, args.thumb).save(out, quality=88)
+        shown = {k: r for k, r in results.items() if not k.startswith("control-")}
+        contact_sheet(contents, styles, shown, args.thumb).save(out, quality=88)
         print(f"sheet: {out}")
     if args.tag:
         report = {
@@ -420,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
             "total_seconds": total,
             "total_cpu_seconds": cpu,
             "versions": versions(),
+            "judges_table": judged,
             "table": text,
             "models": {k: _without(r, "thumbs") for k, r in results.items()},
         }
