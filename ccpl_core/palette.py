@@ -131,43 +131,69 @@ def _step(
     return x + r.T @ (moved - p)
 
 
+@dataclass(frozen=True)
+class ColourMap:
+    """The palette step's map from colours to colours, baked into a lookup table [1, 3, S, S, S].
+
+    Built once from an image's colours, it can be applied to any number of images: a clip keeps
+    the map of its first frame, so the same colour is moved the same way in every frame and the
+    step cannot flicker. ``lut`` None: nothing to move (an empty weighted region)."""
+
+    lut: torch.Tensor | None
+
+    @staticmethod
+    def toward(
+        image: torch.Tensor, target: Palette, weight: torch.Tensor | None = None
+    ) -> ColourMap:
+        """The map taking ``image``'s [3, H, W] colours to ``target``'s palette. ``weight``
+        [H, W]: how much each pixel counts when the image's own colours are measured (e.g. a
+        mask's stylised region)."""
+        planes = image.reshape(3, *image.shape[-2:]).float()
+        n = _stride(*planes.shape[-2:])
+        sub, w = planes[:, ::n, ::n].reshape(3, -1), None
+        if weight is not None:
+            w = weight.reshape(planes.shape[-2:])[::n, ::n].reshape(-1).to(planes)
+            sub, w = sub[:, w > 0], w[w > 0]
+            if w.numel() == 0:
+                return ColourMap(None)
+        # each rotation's map is built from the subsample's quantiles after the maps before it
+        maps = []
+        for k, r in enumerate(ROTATIONS):
+            source = weighted_quantiles(r.to(sub) @ sub, w)
+            maps.append((source, target.quantiles[k].to(source)))
+            sub = _step(sub, r, maps[-1])
+        return ColourMap(_lookup_table(maps, planes.device))
+
+    def apply(self, image: torch.Tensor, share: float) -> torch.Tensor:
+        """``image`` [3, H, W] moved ``share`` of the way along the map (a new tensor)."""
+        if share == 0 or self.lut is None:
+            return image.clone()
+        lut = self.lut.to(image.device)
+        x = image.reshape(3, -1).float()
+        out = torch.empty_like(x)
+        for start in range(0, x.shape[1], CHUNK):
+            part = x[:, start : start + CHUNK]
+            grid = (part.clamp(0, 1) * 2 - 1).T.reshape(1, 1, 1, -1, 3)
+            moved = F.grid_sample(lut, grid, mode="bilinear", align_corners=True).reshape(3, -1)
+            out[:, start : start + CHUNK] = part + share * (moved - part)
+        return out.view(image.shape).to(image.dtype)
+
+    def to(self, device: torch.device | str) -> ColourMap:
+        return self if self.lut is None else ColourMap(self.lut.to(device))
+
+
 def toward(
     image: torch.Tensor,
     target: Palette,
     share: float,
     weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``image`` [3, H, W] moved ``share`` of the way to ``target``'s palette (a new tensor).
-
-    ``weight`` [H, W]: how much each pixel counts when the image's own colours are measured
-    (e.g. a mask's stylised region); the map is applied to every pixel. Unchanged where the
-    weights are all 0.
-    """
+    """``image`` [3, H, W] moved ``share`` of the way to ``target``'s palette by its own map
+    (a new tensor); see :class:`ColourMap` for ``weight``. Unchanged where the weights are all
+    0."""
     if share == 0:
         return image.clone()
-    planes = image.reshape(3, *image.shape[-2:]).float()
-    n = _stride(*planes.shape[-2:])
-    sub, w = planes[:, ::n, ::n].reshape(3, -1), None
-    if weight is not None:
-        w = weight.reshape(planes.shape[-2:])[::n, ::n].reshape(-1).to(planes)
-        sub, w = sub[:, w > 0], w[w > 0]
-        if w.numel() == 0:
-            return image.clone()
-    # each rotation's map is built from the subsample's quantiles after the maps before it
-    maps = []
-    for k, r in enumerate(ROTATIONS):
-        source = weighted_quantiles(r.to(sub) @ sub, w)
-        maps.append((source, target.quantiles[k].to(source)))
-        sub = _step(sub, r, maps[-1])
-    lut = _lookup_table(maps, planes.device)
-    x = planes.reshape(3, -1)
-    out = torch.empty_like(x)
-    for start in range(0, x.shape[1], CHUNK):
-        part = x[:, start : start + CHUNK]
-        grid = (part.clamp(0, 1) * 2 - 1).T.reshape(1, 1, 1, -1, 3)
-        moved = F.grid_sample(lut, grid, mode="bilinear", align_corners=True).reshape(3, -1)
-        out[:, start : start + CHUNK] = part + share * (moved - part)
-    return out.view(image.shape).to(image.dtype)
+    return ColourMap.toward(image, target, weight).apply(image, share)
 
 
 def _lookup_table(

@@ -187,3 +187,20 @@ def test_video_frames_take_the_palette(st, style):
     assert _mean_colour_gap(outs[1], style) < 0.5 * _mean_colour_gap(outs[0], style)
     single = st.stylize(frames[:1], style, palette=1)
     assert (outs[1][:1] - single).abs().max() < 2e-3
+
+
+def test_a_clip_keeps_its_first_frames_colour_map_so_colours_cannot_flicker(st, style):
+    """Every frame is moved by the map built from the clip's first frame, across chunks and
+    windows, not by a map of its own colours (which changes whenever the frame's colours do)."""
+    a, b = image("astronaut", 64), image("hubble", 64)
+    frames = torch.cat([a, b, (a * 0.6).clamp(0, 1)])
+    opts = {"feature_blend": 0}
+    plain = ClipStylizer(st.prepare_style(style), VideoOptions(palette=0, **opts))(st, frames)
+    first_map = palette.ColourMap.toward(plain[0], st.prepare_style(style).palette)
+    want = torch.stack([first_map.apply(f, 0.8) for f in plain]).clamp(0, 1)
+    clip = ClipStylizer(st.prepare_style(style), VideoOptions(palette=0.8, **opts))
+    got = torch.cat([clip(st, frames[:1]), clip.to("cpu")(st, frames[1:])])
+    assert (got - want).abs().max() < 1e-4
+    # a frame's own map differs: with it, the later frames would come out otherwise
+    own = [toward(f, st.prepare_style(style).palette, 0.8).clamp(0, 1) for f in plain[1:]]
+    assert max(float((o - g).abs().max()) for o, g in zip(own, got[1:], strict=True)) > 0.01

@@ -35,6 +35,7 @@ import torch
 from ..errors import InputError
 from ..images import planned_size, resize_short_side
 from ..models import ContentStats
+from ..palette import ColourMap
 from ..pipeline import (
     FeatureMoments,
     PreparedStyle,
@@ -46,7 +47,6 @@ from ..pipeline import (
     finish,
     output_buffer,
     palette_share,
-    recolor,
 )
 from .flow import FLOW_PRESETS
 from .io import FrameSink, FrameSource, VideoInfo
@@ -154,6 +154,8 @@ class ClipState:
     detail: torch.Tensor | None = None  # its blended decoder activations [64, H', W']
     image: np.ndarray | None = None  # its output [H, W, 3] float32 (image-space blending)
     moments: FeatureMoments | None = None  # feature moments of the frames so far ('running')
+    #: the palette step's map, built from the clip's first frame and kept for all of them
+    colour_map: ColourMap | None = None
 
     def to(self, device: torch.device | str) -> ClipState:
         """This state with its tensors on ``device``."""
@@ -166,8 +168,13 @@ class ClipState:
             moments = copy.copy(moments)
             moments.total, moments.total_sq = move(moments.total), move(moments.total_sq)
             moments.outer = move(moments.outer)
+        colour_map = None if self.colour_map is None else self.colour_map.to(device)
         return dataclasses.replace(
-            self, features=move(self.features), detail=move(self.detail), moments=moments
+            self,
+            features=move(self.features),
+            detail=move(self.detail),
+            moments=moments,
+            colour_map=colour_map,
         )
 
 
@@ -258,8 +265,11 @@ class ClipStylizer:
         else:
             result = st.decode(fused, size, opt.tile)
         share = palette_share(opt.palette, opt.alpha, method)
-        if share:
-            result = recolor(result, share, self.style)
+        colour_map = state.colour_map
+        if share:  # one map for the whole clip: a colour moves the same way in every frame
+            colour_map = colour_map or ColourMap.toward(result[0], self.style.palette)
+            for i, image in enumerate(result):
+                result[i] = colour_map.apply(image, share)
         result = finish(result, rgb, method).cpu()
         image = None
         if opt.flow_blend:
@@ -270,6 +280,7 @@ class ClipStylizer:
         state.flow_frames = {side: frames[-1] for side, frames in flows.items()}
         state.image = image
         state.moments = moments
+        state.colour_map = colour_map
         state.index += len(rgb)
         return result
 
