@@ -12,7 +12,7 @@ and differs only in what is carried along the flow from the previous frame:
 * ``+image S``: also the stylised image, as ``--flow-blend S`` does.
 
 It reports the short-term warping error and the style distance relative to per-frame
-processing (fp32, untiled, one frame at a time). Results: README, "Video coherence".
+processing (fp32, untiled, one frame at a time). Results: docs/benchmarks.md, "Video coherence".
 """
 
 from __future__ import annotations

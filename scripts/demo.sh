@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: set up .venv, then stylise the sample photos with the bundled starter model
+# The main job: set up .venv, then stylise the sample photos with the default bundled model
 # (no download, works offline). Results land in out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -165,14 +165,15 @@ def test_starter_feature_blend_cuts_flicker_and_keeps_style():
     # measured 0.88x with ccpl-open-art (0.79x with the old starter, whose texture was softer)
     assert we_feat < 0.92 * we_plain
     # style distance: +12 % on this 8-frame 160 px pan with the WCT-trained ccpl-open-art (on the
-    # real benchmark clips +5 % / -1 %, README: Video coherence); a blend that washed the style out
-    # would move it by far more
+    # real benchmark clips +5 % / -1 %, docs/benchmarks.md, Video coherence); a blend that washed
+    # the style out would move it by far more
     assert abs(style_of(coherent) / style_of(plain) - 1) < 0.15
 
 
 def test_starter_detail_blend_cuts_flicker_further():
     """The shipped model on a real 1-pixel pan (finer than a feature cell): less flicker than the
-    feature blend alone, style strength close (the trade on real clips: README, Video coherence)."""
+    feature blend alone, style strength close (the trade on real clips: docs/benchmarks.md, Video
+    coherence)."""
     frames, run, style_of = _starter_on_pan(step=1)
     features, detail = run(), run(detail_blend=0.2)
     assert warping_error(frames, detail) < 0.9 * warping_error(frames, features)

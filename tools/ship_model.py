@@ -85,8 +85,9 @@ def main() -> None:
             "recipe": args.recipe,
             **({"averaged_iterations": averaged.split(",")} if averaged else {}),
             "data_list_sha256": hash_file.read_text().strip() if hash_file.exists() else None,
-            "script": "python tools/gather_training_data.py; ccpl train --stage ... (README: "
-            "Training); python tools/ship_model.py RUN/latest.safetensors --name " + args.name,
+            "script": "python tools/gather_training_data.py; ccpl train --stage ... "
+            "(docs/training_experiments.md: How the bundled models were trained); "
+            "python tools/ship_model.py RUN/latest.safetensors --name " + args.name,
         },
         "files": [{"name": file, "sha256": sha256_file(out), "size": out.stat().st_size}],
     }
