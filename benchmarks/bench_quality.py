@@ -454,9 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_judges and not judging:
         missing = ", ".join(judges_mod.missing_packages())
         print(f"independent judges skipped: {missing} not installed (pip install -e '.[judges]')")
+    runners = [ccpl_runner(s, styles, args) for s in default_spec(args)]  # a bad model fails first
     refs = references(contents, styles, args.photo, judging)
-
-    runners = [ccpl_runner(s, styles, args) for s in default_spec(args)]
     if not args.no_magenta:
         runners.append(magenta_runner(styles))
     if judging:
