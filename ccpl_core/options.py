@@ -83,8 +83,8 @@ def zero_or_at_least(minimum: int) -> Callable[[str], int]:
     """An argparse type: 0 (an "off" value) or a whole number >= ``minimum`` (e.g. tile sizes)."""
 
     def parse(text: str) -> int:
-        value = non_negative_int(text)
-        if 0 < value < minimum:
+        value = int_range()(text)
+        if value != 0 and value < minimum:
             raise argparse.ArgumentTypeError(
                 f"expected 0 or a whole number >= {minimum}, got {text!r}"
             )

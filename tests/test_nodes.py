@@ -304,9 +304,7 @@ def test_finetune_node_interrupt_keeps_last_state(pack, tiny_model):
     assert load_model(saved[0]).info["steps"] == "2"  # interrupted after step 2 completed
 
 
-@pytest.mark.parametrize(
-    "kw,match", [({"steps": 0}, "steps"), ({"learning_rate": 0.0}, "learning")]
-)
+@pytest.mark.parametrize("kw,match", [({"steps": 0}, "steps"), ({"learning_rate": 0.0}, "`lr`")])
 def test_finetune_node_bad_input(pack, tiny_model, kw, match):
     handle, _ = tiny_model
     args = dict(
@@ -736,7 +734,7 @@ def test_window_states_are_parked_on_the_cpu_without_a_model(pack, tiny_model):
 
 
 def test_finetune_asks_for_memory_first_and_gives_it_back(pack, tiny_model, monkeypatch):
-    from ccpl_pack.nodes.finetune import training_bytes
+    from ccpl_pack.ccpl_core.training.finetune import training_bytes
 
     handle, _ = tiny_model
     pack.mm.STATE["device"] = torch.device("meta")

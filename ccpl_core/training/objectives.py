@@ -32,7 +32,6 @@ but has no weight: it is what shows an SCT collapsing to a few directions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -40,13 +39,9 @@ from torch import nn
 
 from ..losses import CCPLLoss, content_loss, style_loss
 from ..models import SCTNet
+from .config import STAGES, TrainConfig
 from .wct import whiten_colour
 
-if TYPE_CHECKING:
-    from .trainer import TrainConfig
-
-STAGES = ("joint", "reconstruct", "sct")
-SCT_TARGETS = ("wct", "moments", "shape")
 #: (content, style) float batches -> the teacher's pictures of the same pairs.
 Teacher = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: Damping of the WCT teacher's whitening (training crops have few positions per channel).

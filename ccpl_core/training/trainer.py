@@ -15,124 +15,21 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..errors import InputError, ModelError
+from ..errors import ModelError
 from ..models import SCTNet
 from ..runtime import resolve_device, resolve_dtype
 from ..weights.files import encoder_fingerprint, read_state, save_sctnet, save_state
+from .config import TrainConfig
 from .data import PairBatches, batch_generator
-from .objectives import (
-    SCT_TARGETS,
-    STAGES,
-    Teacher,
-    TrainModule,
-    loss_weights,
-    teacher_weight_at,
-)
-from .teacher import CONTENT_SIZE as TEACHER_MAX_SIDE
+from .objectives import Teacher, TrainModule, loss_weights, teacher_weight_at
 
 LATEST = "latest.safetensors"
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters; the defaults are the paper's recipe (stage ``joint``)."""
-
-    mode: str = "art"
-    stage: str = "joint"
-    iterations: int = 160_000
-    batch_size: int = 8
-    crop: int = 256
-    resize: int = 512
-    lr: float = 1e-4
-    lr_decay: float = 5e-5
-    #: Iterations over which the lr rises linearly from lr/warmup to lr: a fresh Adam state's
-    #: first steps are ~lr * sign(gradient) on every weight, a jolt to a trained model.
-    warmup: int = 0
-    content_weight: float = 1.0
-    style_weight: float = 10.0
-    ccpl_weight: float = 5.0
-    pixel_weight: float = 1.0
-    perceptual_weight: float = 1.0
-    style_color_aug: float = 0.0
-    sct_target: str = "wct"
-    teacher_weight: float = 0.0
-    teacher_until: int = 0
-    fusion_weight: float = 0.0
-    palette_weight: float = 0.0
-    texture_weight: float = 0.0
-    #: Joint stage: the share of the closed-form WCT mixed into SCT's output in the loop, as
-    #: ``ccpl stylize --wct`` does at inference, so SCT learns what to add to it.
-    wct: float = 0.0
-    #: Joint stage: train SCT (and the CCPL heads) only, the decoder stays as loaded. A
-    #: fine-tune of a trained model then moves only the fusion, a few hundred thousand weights.
-    freeze_decoder: bool = False
-    tau: float = 0.07
-    num_anchors: int = 8
-    precision: str = "auto"
-    seed: int = 0
-    save_every: int = 1000
-    log_every: int = 50
-    val_every: int = 0
-    keep_every: int = 0
-    workers: int = 2
-
-    def validate(self) -> None:
-        if self.stage not in STAGES:
-            raise InputError(f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
-        if self.sct_target not in SCT_TARGETS:
-            raise InputError(
-                f"sct target must be one of {', '.join(SCT_TARGETS)}, got {self.sct_target!r}"
-            )
-        if not 0.0 <= self.style_color_aug <= 1.0:
-            raise InputError(
-                f"style colour augmentation is a probability in [0, 1], got {self.style_color_aug}"
-            )
-        if self.teacher_weight > 0 and self.crop > TEACHER_MAX_SIDE:
-            raise InputError(
-                f"`teacher_weight`: the Magenta teacher paints at most {TEACHER_MAX_SIDE} px a "
-                f"side, got `crop` {self.crop}; lower `crop` or set `teacher_weight` 0"
-            )
-        if not 0.0 <= self.wct <= 1.0:
-            raise InputError(f"`wct` is a share in [0, 1], got {self.wct}")
-        if self.wct and self.stage != "joint":
-            raise InputError(
-                f"`wct` is for the joint stage, not {self.stage}; drop it or use stage joint"
-            )
-        if self.freeze_decoder and self.stage != "joint":
-            raise InputError(
-                f"`freeze_decoder` is for the joint stage, not {self.stage}; drop it or use "
-                "stage joint"
-            )
-        if self.iterations <= 0:
-            raise InputError(f"steps/iterations must be positive, got {self.iterations}")
-        if not self.lr > 0:
-            raise InputError(f"learning rate must be > 0, got {self.lr}")
-        if self.batch_size <= 0:
-            raise InputError(f"batch size must be positive, got {self.batch_size}")
-        if self.crop < 32 or self.crop % 8:
-            raise InputError(f"crop must be a multiple of 8 and at least 32, got {self.crop}")
-        for name in (
-            "content_weight",
-            "style_weight",
-            "ccpl_weight",
-            "pixel_weight",
-            "perceptual_weight",
-            "teacher_weight",
-            "teacher_until",
-            "fusion_weight",
-            "palette_weight",
-            "texture_weight",
-            "warmup",
-        ):
-            if getattr(self, name) < 0:
-                raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 class Trainer:
