@@ -22,7 +22,9 @@ import torch.distributed as dist
 from torch import nn
 
 from ..errors import ModelError
+from ..images import save_image
 from ..models import SCTNet
+from ..pipeline import Stylizer
 from ..runtime import resolve_device, resolve_dtype
 from ..weights.files import encoder_fingerprint, read_state, save_sctnet, save_state
 from .config import TrainConfig
@@ -242,22 +244,19 @@ class Trainer:
         with open(self.out_dir / "log.jsonl", "a") as fh:
             fh.write(json.dumps(rec) + "\n")
 
-    @torch.no_grad()
     def save_validation(self) -> Path | None:
-        """A grid of content | style | output for the fixed validation pairs."""
+        """A grid of content | style | picture for the fixed validation pairs, each picture
+        made as the product makes it (:class:`ccpl_core.Stylizer` with its defaults)."""
         if self.rank != 0 or self.validation is None or self.out_dir is None:
             return None
-        from ..images import save_image
-
         content, style = (_to_float(x, self.device) for x in self.validation)
-        self.module.eval()
-        out = self.module.net(content, style).clamp(0, 1)
-        rows = torch.cat(
-            [torch.cat([c, s, o], dim=-1) for c, s, o in zip(content, style, out, strict=True)],
-            dim=-2,
-        )
+        stylizer = Stylizer(self.module.net, self.device, precision="fp32")
+        rows = [
+            torch.cat([c, s, stylizer.stylize(c, s[None])[0]], dim=-1)
+            for c, s in zip(content, style, strict=True)
+        ]
         path = self.out_dir / "val" / f"iter_{self.iteration:07d}.png"
-        return save_image(rows, path, overwrite=True)
+        return save_image(torch.cat(rows, dim=-2), path, overwrite=True)
 
 
 def _leave_stop_signals_to_the_trainer(worker_id: int) -> None:
