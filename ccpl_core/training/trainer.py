@@ -1,9 +1,8 @@
-"""The CCPL training loop: paper recipe, exact resume, atomic checkpoints, mixed precision, DDP.
+"""The CCPL training loop: paper recipe, exact resume, mixed precision, DDP.
 
-Checkpoints are safetensors files holding the trainable weights, the CCPL heads and the Adam state
-(``optim.<i>.exp_avg`` ...), with the iteration and config in the metadata. Batches and anchor
-positions are functions of (seed, iteration), so resuming from a checkpoint reproduces the
-uninterrupted run.
+Checkpoints (:mod:`.checkpoint`) hold the trainable weights and the optimiser state; batches
+and anchor positions are functions of (seed, iteration), so resuming from a checkpoint
+reproduces the uninterrupted run.
 """
 
 from __future__ import annotations
@@ -26,7 +25,8 @@ from ..images import save_image
 from ..models import SCTNet
 from ..pipeline import Stylizer
 from ..runtime import resolve_device, resolve_dtype
-from ..weights.files import encoder_fingerprint, read_state, save_sctnet, save_state
+from ..weights.files import save_sctnet
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import PairBatches, batch_generator
 from .objectives import Teacher, TrainModule, loss_weights, teacher_weight_at
@@ -169,63 +169,15 @@ class Trainer:
         return self.history
 
     # -------------------------------------------------------------- checkpoints
-    def state(self) -> dict[str, torch.Tensor]:
-        state = {
-            f"net.{k}": v
-            for k, v in self.module.net.state_dict().items()
-            if not k.startswith("encoder.")
-        }
-        state |= {f"ccpl.{k}": v for k, v in self.module.ccpl.state_dict().items()}
-        opt = self.optim.state_dict()
-        for idx, st in opt["state"].items():
-            for name, value in st.items():
-                t = value if isinstance(value, torch.Tensor) else torch.tensor(value)
-                state[f"optim.{idx}.{name}"] = t.detach().clone()
-        return state
-
     def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path | None:
+        """Write a checkpoint (default: ``latest`` in the run folder); rank 0 only."""
         if self.rank != 0 or (path is None and self.out_dir is None):
             return None
         target = Path(path) if path else self.out_dir / LATEST
-        meta = {
-            "ccpl.mode": self.cfg.mode,
-            "ccpl.iteration": str(self.iteration),
-            "ccpl.config": json.dumps(dataclasses.asdict(self.cfg), sort_keys=True),
-            "ccpl.kind": "training-checkpoint",
-            "ccpl.encoder_fingerprint": encoder_fingerprint(self.module.net.encoder.state_dict()),
-        }
-        return save_state(self.state(), target, meta, overwrite=True)
+        return save_checkpoint(target, self.module, self.optim, self.cfg, self.iteration)
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
-        tensors, meta = read_state(path)
-        if meta.get("ccpl.kind") != "training-checkpoint":
-            raise ModelError(f"{path} is not a training checkpoint (no optimiser state)")
-        config = json.loads(meta.get("ccpl.config") or "{}")
-        stage = config.get("stage", "joint")
-        if stage != self.cfg.stage:
-            raise ModelError(f"{path} is a checkpoint of stage {stage!r}, not {self.cfg.stage!r}")
-        frozen = bool(config.get("freeze_decoder", False))
-        if frozen != self.cfg.freeze_decoder:  # the optimiser's state is indexed by parameter
-            raise ModelError(
-                f"{path} is a checkpoint of a run {'with' if frozen else 'without'} a frozen "
-                f"decoder; resume it {'with' if frozen else 'without'} `freeze_decoder`"
-            )
-        if meta.get("ccpl.mode") != self.cfg.mode:
-            raise ModelError(f"{path} is a {meta.get('ccpl.mode')} checkpoint, not {self.cfg.mode}")
-        net_state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        self.module.net.load_state_dict(net_state, strict=False)
-        self.module.ccpl.load_state_dict(
-            {k[5:]: v for k, v in tensors.items() if k.startswith("ccpl.")}
-        )
-        opt = self.optim.state_dict()
-        states: dict[int, dict] = {}
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, idx, name = key.split(".", 2)
-                states.setdefault(int(idx), {})[name] = value.clone()
-        opt["state"] = states
-        self.optim.load_state_dict(opt)
-        self.iteration = int(meta["ccpl.iteration"])
+        self.iteration = load_checkpoint(path, self.module, self.optim, self.cfg)
 
     def export(self, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
         """Write the inference weights (decoder + SCT) that LoadSCTModel and the CLI load."""
