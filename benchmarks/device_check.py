@@ -50,11 +50,15 @@ def environment() -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--device", default=None, help="default: cuda when there is one, else cpu")
     ap.add_argument("--minutes", type=float, default=8.0, help="stop everything by then")
     ap.add_argument("--quick", action="store_true", help="small sizes: a try-out on a CPU")
     ap.add_argument("--train-pack", default="data/train_v2_packed.tar")
     args = ap.parse_args()
+    if args.device is None:
+        import torch
+
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + args.minutes * 60
