@@ -5,7 +5,7 @@ Each ``argparse`` type here refuses a bad value while the arguments are parsed, 
 sub-command words the refusal the same way. The helpers raise ``argparse.ArgumentTypeError``;
 :func:`parse_pixel_count` is also used for the ``CCPL_MAX_PIXELS`` environment variable, and
 :func:`style_weights`, which matches weights to the styles given, raises InputError. Which option
-uses which validator, with which bounds, is declared in :mod:`ccpl_core.option_specs`.
+uses which validator, with which bounds, is declared on the option sets (:mod:`ccpl_core.declared`).
 """
 
 from __future__ import annotations
