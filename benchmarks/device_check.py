@@ -12,7 +12,7 @@ writes everything to ``--out`` (``device_check.json`` and ``device_check.log``):
 4. with time left, tools/gpu_train.py (a timed training run whose fp16 weights come back).
 
     python benchmarks/device_check.py --out "$OUT" --minutes 8          # on the GPU machine
-    python benchmarks/device_check.py --device cpu --quick --out /tmp/dc  # tried here first
+    python benchmarks/device_check.py --quick --out /tmp/dc  # tried on a CPU first
 """
 
 from __future__ import annotations
@@ -50,11 +50,22 @@ def environment() -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--device", default="cuda")
-    ap.add_argument("--minutes", type=float, default=8.0, help="stop everything by then")
+    ap.add_argument("--device", default=None, help="default: cuda when there is one, else cpu")
+    ap.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="stop everything by then (default 8; 20 with --quick: a CPU is slower)",
+    )
     ap.add_argument("--quick", action="store_true", help="small sizes: a try-out on a CPU")
     ap.add_argument("--train-pack", default="data/train_v2_packed.tar")
     args = ap.parse_args()
+    if args.minutes is None:
+        args.minutes = 20.0 if args.quick else 8.0
+    if args.device is None:
+        import torch
+
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + args.minutes * 60

@@ -5,7 +5,7 @@ Each ``argparse`` type here refuses a bad value while the arguments are parsed, 
 sub-command words the refusal the same way. The helpers raise ``argparse.ArgumentTypeError``;
 :func:`parse_pixel_count` is also used for the ``CCPL_MAX_PIXELS`` environment variable, and
 :func:`style_weights`, which matches weights to the styles given, raises InputError. Which option
-uses which validator, with which bounds, is declared in :mod:`ccpl_core.option_specs`.
+uses which validator, with which bounds, is declared on the option sets (:mod:`ccpl_core.declared`).
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ def zero_or_at_least(minimum: int) -> Callable[[str], int]:
     """An argparse type: 0 (an "off" value) or a whole number >= ``minimum`` (e.g. tile sizes)."""
 
     def parse(text: str) -> int:
-        value = non_negative_int(text)
-        if 0 < value < minimum:
+        value = int_range()(text)
+        if value != 0 and value < minimum:
             raise argparse.ArgumentTypeError(
                 f"expected 0 or a whole number >= {minimum}, got {text!r}"
             )

@@ -13,22 +13,91 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import torch
 
 from . import color, masks
+from .declared import Option, check_fields, declared
 from .errors import InputError
 from .images import as_batch, to_rgb
 from .models import ContentStats, StyleCode
 from .models.whitening import DEFAULT_WCT
 from .palette import DEFAULT_PALETTE, Palette, toward
-from .planner import checked_tile
+from .planner import TILE
 from .stages import FeatureMoments, Stages
 
-__all__ = ["FeatureMoments", "PreparedStyle", "Progress", "Stylizer"]
+__all__ = ["FeatureMoments", "ImageOptions", "PreparedStyle", "Progress", "Stylizer"]
 
 #: Progress callback: (steps done, steps in total). It may raise to interrupt the work.
 Progress = Callable[[int, int], None]
+
+
+def _share(name: str, default: float, help: str) -> Option:
+    return Option(name, default, help, "float", low=0.0, high=1.0, step=0.05)
+
+
+ALPHA = Option(
+    "alpha",
+    1.0,
+    "style strength: 0 = the content, 1 = full style",
+    "float",
+    low=0.0,
+    high=1.0,
+    step=0.01,
+)
+PALETTE = _share(
+    "palette",
+    DEFAULT_PALETTE,
+    "move the result's colours this share of the way to the style's palette (each colour to the "
+    "style's at the same rank): 0 = the network's own colours, 1 = the style's; off when colours "
+    "are preserved",
+)
+WCT = _share(
+    "wct",
+    DEFAULT_WCT,
+    "mix this share of the closed-form whitening-colouring transform (WCT) into the SCT "
+    "network's fusion: more of each style's own texture and colours; 0 = the SCT network alone, "
+    "as in the paper",
+)
+PRESERVE_COLOR = Option(
+    "preserve_color",
+    color.COLOR_METHODS[0],
+    "keep the content's colours: luminance = transfer the texture only; match = recolour the "
+    "style to the content first",
+    "choice",
+    choices=color.COLOR_METHODS,
+)
+MASK_FEATHER = Option(
+    "mask_feather",
+    masks.DEFAULT_FEATHER,
+    "soft edge of the mask: blur radius in pixels",
+    "int",
+    low=0,
+    high=10000,
+    widget_high=256,
+)
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """What :meth:`Stylizer.stylize` is asked for besides the images, declared and validated on
+    construction (one :class:`InputError` line naming the option)."""
+
+    alpha: float = declared(ALPHA)
+    palette: float = declared(PALETTE)
+    wct: float = declared(WCT)
+    preserve_color: str = declared(PRESERVE_COLOR)
+    feather: int = declared(MASK_FEATHER)
+    tile: int | None = declared(TILE)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    @classmethod
+    def of(cls, preserve_color: str | bool = "none", **given: Any) -> ImageOptions:
+        """Options with ``preserve_color`` also given as a switch (True = 'luminance')."""
+        return cls(preserve_color=color_method(preserve_color), **given)
 
 
 @dataclass
@@ -81,14 +150,14 @@ class Stylizer(Stages):
         style: PreparedStyle | torch.Tensor | Sequence[torch.Tensor],
         *,
         style_weights: Sequence[float] | None = None,
-        alpha: float = 1.0,
-        palette: float = DEFAULT_PALETTE,
-        wct: float = DEFAULT_WCT,
-        preserve_color: str | bool = "none",
+        alpha: float = ALPHA.default,
+        palette: float = PALETTE.default,
+        wct: float = WCT.default,
+        preserve_color: str | bool = PRESERVE_COLOR.default,
         mask: torch.Tensor | None = None,
         outside: PreparedStyle | torch.Tensor | Sequence[torch.Tensor] | None = None,
-        feather: float = masks.DEFAULT_FEATHER,
-        tile: int | None = None,
+        feather: float = MASK_FEATHER.default,
+        tile: int | None = TILE.default,
         progress: Progress | None = None,
         content_stats: ContentStats | None = None,
         out: torch.Tensor | None = None,
@@ -96,6 +165,7 @@ class Stylizer(Stages):
         """Stylise a content batch; returns float32 [B, 3, H, W] (or RGBA) on the content's device.
 
         Args:
+            Options are declared and checked by :class:`ImageOptions`.
             content: images [B, C, H, W] (or [C, H, W] / [H, W]), C in 1..4, any size.
             style: a :class:`PreparedStyle`, or style image(s) to prepare now.
             style_weights: blend weights when several style images are given.
@@ -115,21 +185,26 @@ class Stylizer(Stages):
             out: a preallocated [B, 3 or 4, H, W] float tensor (it may be a permuted view of a
                 [B, H, W, C] buffer) to write into, so a long clip is never held twice.
         """
+        # refused before any style or content is encoded
+        opts = ImageOptions.of(
+            alpha=alpha,
+            palette=palette,
+            wct=wct,
+            preserve_color=preserve_color,
+            feather=feather,
+            tile=tile,
+        )
+        alpha, wct, tile, method = opts.alpha, opts.wct, opts.tile, opts.preserve_color
         batch = as_batch(content, "content")
         b, c, h, w = batch.shape
         self.check_content_size(h, w, "content")
-        if tile:
-            checked_tile(tile)  # refused before any style or content is encoded
-        alpha = checked_alpha(alpha)
-        method = color_method(preserve_color)
-        share = palette_share(palette, alpha, method)
-        wct = checked_share(wct, "wct")
+        share = palette_share(opts.palette, alpha, method)
         check_statistics(content_stats, wct)
         prepared = self.prepared(style, "style", style_weights)
         other = self.prepared(outside, "outside style") if outside is not None else None
         m = masks.prepare_mask(mask, b, (h, w)) if mask is not None else None
         if m is not None:
-            m = masks.feather(m, feather)
+            m = masks.feather(m, opts.feather)
         out = output_buffer(out, b, 4 if c in (2, 4) else 3, h, w, content.device)
         tracker = _Tracker(progress, self.planner.steps(b, h, w, tile))
         chunk = self.planner.chunk(b, h, w)
@@ -260,17 +335,10 @@ def output_buffer(
     return out
 
 
-def checked_alpha(alpha: float) -> float:
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise InputError(f"alpha: style strength must be between 0 and 1, got {alpha}")
-    return float(alpha)
-
-
 def palette_share(palette: float, alpha: float, method: str) -> float:
     """How far the palette step moves the colours: ``palette`` scaled by the style strength, and
     nothing when the content's colours are preserved (``method`` not 'none')."""
-    share = checked_share(palette, "palette")
-    return share * float(alpha) if method == "none" else 0.0
+    return float(palette) * float(alpha) if method == "none" else 0.0
 
 
 def check_statistics(stats: ContentStats | None, wct: float) -> None:
@@ -281,13 +349,6 @@ def check_statistics(stats: ContentStats | None, wct: float) -> None:
             "Stylizer.content_statistics or ContentStats.of(features, covariance=True), or "
             "pass wct=0"
         )
-
-
-def checked_share(value: float, name: str) -> float:
-    """``value`` as a float in [0, 1], or one InputError naming the option."""
-    if not 0.0 <= float(value) <= 1.0:
-        raise InputError(f"{name}: the share must be between 0 and 1, got {value}")
-    return float(value)
 
 
 class _Tracker:
@@ -317,6 +378,18 @@ def _split_styles(styles: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.T
         rgb, _ = to_rgb(s, f"style {i + 1}")
         out += [rgb[j : j + 1].cpu() for j in range(rgb.shape[0])]
     return out
+
+
+def two_group_weights(
+    first: int, within: Sequence[float] | None, second: int = 0, second_share: float = 0.0
+) -> list[float]:
+    """Blend weights of ``first`` style images weighted ``within`` (default equal) followed by
+    ``second`` images that share ``second_share`` of the blend equally (a second style input)."""
+    within = within or [1.0] * first
+    if not second:
+        return [w / sum(within) for w in within]
+    share = 1.0 - second_share
+    return [share * w / sum(within) for w in within] + [second_share / second] * second
 
 
 def _normalise_weights(weights: Sequence[float] | None, n: int) -> list[float]:

@@ -11,21 +11,21 @@ The byte estimates also tell a host that shares the device (ComfyUI) how much to
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import torch
 from torch import nn
 
-from .errors import InputError, OutOfMemory
+from .declared import Option
+from .errors import OutOfMemory
 from .models import SCTNet
 from .models.decoder import DETAIL_CHANNELS
 from .modes import Mode
 from .runtime import empty_cache, is_oom, memory_budget
 from .tiling import count_tiles
 
-#: Smallest tile tried after repeated out-of-memory errors (and the CLI's smallest ``--tile``).
+#: Smallest tile tried after repeated out-of-memory errors (and the node's smallest ``tile``).
 MIN_TILE = 128
 #: Smallest tile the API takes. Tiles are exact at any size, but each carries a margin of 64
 #: pixels (art) a side: a 32-pixel tile already computes 25 times its area, and tile 1 nearly
@@ -64,7 +64,7 @@ class MemoryPlanner:
         if requested == 0:
             return max(h, w)
         if requested is not None:
-            return checked_tile(requested)
+            return TILE.check(requested)
         bpp = bytes_per_pixel(self.dtype)
         margin, stride = self.mode.encoder_margin, self.mode.stride
         return tile_side(b, h, w, bpp, self.budget(), margin, stride)
@@ -138,19 +138,17 @@ def tile_side(b: int, h: int, w: int, bpp: int, budget: int, margin: int, stride
     return max(MIN_TILE, side)
 
 
-def checked_tile(tile: float) -> int:
-    """A tile side given by the caller, refused when it would be too small to be practical."""
-    try:
-        side = float(tile)
-    except (TypeError, ValueError):
-        side = math.nan
-    whole = math.isfinite(side) and side == int(side) and not isinstance(tile, bool)
-    if not whole or side < SMALLEST_TILE:
-        raise InputError(
-            f"tile: expected 0 (untiled), None (automatic) or a whole number of at least "
-            f"{SMALLEST_TILE} pixels ({MIN_TILE} or more is efficient), got {tile!r}"
-        )
-    return int(side)
+#: The tile size a caller may ask for: None chooses from free memory, 0 never tiles.
+TILE = Option(
+    "tile",
+    None,
+    f"tile size in pixels, {SMALLEST_TILE} or more ({MIN_TILE} or more is efficient); "
+    "0 = never tile",
+    "int",
+    low=SMALLEST_TILE,
+    zero_off=True,
+    shown_default="automatic from free memory",
+)
 
 
 def model_bytes(model: SCTNet, dtype: torch.dtype) -> int:

@@ -1,8 +1,9 @@
 """The network as three exact, memory-planned stages: encode, fuse, decode.
 
-``encode(images) -> features``, ``fuse(features, style code, statistics) -> fused`` and
-``decode(fused) -> images`` (or ``decode_head`` then ``decode_tail`` around the decoder's
-full-resolution activations, which video carries along the motion). Encoding and decoding are
+``encode(images) -> features``, ``fuse(features, style code, statistics) -> fused`` (the
+product's fusion, :func:`ccpl_core.models.fusion.fuse`) and ``decode(fused) -> images`` (or
+``decode_head`` then ``decode_tail`` around the decoder's full-resolution activations, which
+video carries along the motion). Encoding and decoding are
 tiled exactly: any tile size gives the untiled result. Each stage returns only once it has
 succeeded on every image (the :class:`MemoryPlanner` retries after out-of-memory errors), so a
 caller can compose them freely: image stylisation (:mod:`ccpl_core.pipeline`) and the clip
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 
 from .errors import InputError
-from .models import ContentStats, SCTNet, StyleCode, whitening
+from .models import ContentStats, SCTNet, StyleCode, fusion, whitening
 from .models.decoder import DETAIL_CHANNELS
 from .planner import HEAD_LAYERS, MemoryPlanner
 from .runtime import resolve_device, resolve_dtype
@@ -80,10 +81,7 @@ class Stages:
                 f"{name}: image is {w}x{h} pixels; the {self.mode} model needs at least "
                 f"{need}x{need} (SCT's unpadded convolutions). Use a larger style image."
             )
-        feat = self.encode(image)
-        code = self.sct.style_code(feat)
-        code.colour = whitening.colouring(feat)
-        return code
+        return fusion.style_code(self.sct, self.encode(image))
 
     @torch.inference_mode()
     def fuse(
@@ -94,29 +92,8 @@ class Stages:
         alpha: float = 1.0,
         wct: float = 0.0,
     ) -> torch.Tensor:
-        """SCT: content features re-coloured by a style code -> fused features (float32).
-
-        ``stats`` normalises the content (default: each image's own statistics; pass clip-level
-        ones for video); ``wct`` is the share of the closed-form whitening-colouring transform
-        mixed in (:mod:`.models.whitening`; it needs ``stats`` with a covariance, and a code made
-        by :meth:`style_code`); ``alpha`` < 1 blends back towards the content features.
-        """
-        if stats is None:
-            stats = ContentStats.of(features, covariance=wct > 0)
-        whiten = None
-        if wct:  # decomposed on the caller's statistics, so the next call reuses it
-            if stats.covariance is None or code.colour is None:
-                raise ValueError("the WCT share needs the content covariance and style colouring")
-            whiten = stats.whitening()
-        stats, code = stats.to(features.device), code.to(self.device)
-        fused = self.sct.fuse(features, code, stats)
-        if whiten is not None:
-            whitening.whiten_colour_into(
-                fused, features, wct, stats.mean, whiten, code.colour, code.mean
-            )
-        if alpha < 1.0:
-            fused = torch.lerp(features.float(), fused, alpha)
-        return fused
+        """The product's fusion (:func:`ccpl_core.models.fusion.fuse`) on this device."""
+        return fusion.fuse(self.sct, features, code, stats, alpha, wct)
 
     @torch.inference_mode()
     def decode(

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 from ..ccpl_core.errors import InputError
-from ..ccpl_core.models import SCTNet
 from ..ccpl_core.option_specs import (
     BATCH_SIZE,
     CCPL_WEIGHT,
@@ -18,7 +17,7 @@ from ..ccpl_core.option_specs import (
     STEPS,
     STYLE_WEIGHT,
 )
-from ..ccpl_core.training.finetune import finetune
+from ..ccpl_core.training.finetune import finetune, training_bytes
 from ..ccpl_core.training.plot import loss_curve
 from ..ccpl_core.weights.files import save_sctnet
 from . import comfy_bridge as cb
@@ -26,18 +25,6 @@ from .handle import SCTModelHandle
 from .inputs import comfy_input
 
 log = logging.getLogger("ccpl")
-#: Peak training memory per pixel of a content crop (its style crop, activations kept for the
-#: backward pass, losses): 6.6 KB on CPU in fp32 (slope of the peak RSS, crops 128 and 256);
-#: on an H200 the whole request was 0.98-1.06x the peak in fp32 and 1.24-1.35x in bf16.
-TRAIN_BYTES_PER_PIXEL = 8192
-
-
-def training_bytes(net: SCTNet, batch_size: int, crop: int) -> int:
-    """Device memory a finetune run needs, asked from ComfyUI before the model moves: float32
-    weights, gradients and Adam's two moments of the trained parts, plus one step's activations."""
-    frozen = sum(p.numel() for p in net.encoder.parameters())
-    trained = sum(p.numel() for m in (net.decoder, net.sct) for p in m.parameters())
-    return 4 * (frozen + 4 * trained) + batch_size * crop * crop * TRAIN_BYTES_PER_PIXEL
 
 
 def _unique_path(folder: Path, name: str) -> Path:
@@ -123,10 +110,6 @@ class CCPLFinetune:
     ):
         if not isinstance(sct_model, SCTModelHandle):
             raise InputError("sct_model: connect the output of a Load SCT Model node")
-        if steps <= 0:
-            raise InputError(f"steps must be positive, got {steps}")
-        if learning_rate <= 0:
-            raise InputError(f"learning_rate must be > 0, got {learning_rate}")
         progress = cb.progress_callback(steps)
 
         def on_step(losses: dict) -> None:

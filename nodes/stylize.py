@@ -18,7 +18,7 @@ from ..ccpl_core.option_specs import (
     WCT,
 )
 from ..ccpl_core.options import style_weights as parse_style_weights
-from ..ccpl_core.pipeline import Stylizer
+from ..ccpl_core.pipeline import Stylizer, two_group_weights
 from ..ccpl_core.planner import model_bytes, step_bytes
 from ..ccpl_core.runtime import resolve_dtype
 from . import comfy_bridge as cb
@@ -176,14 +176,13 @@ class Stylize:
         first = style_images(style, style_size)
         count = first.shape[0]
         within = parse_style_weights(style_weights, count, "style_weights", "style image(s)")
-        within = within or [1.0] * count
-        share = 1.0 if style_2 is None else 1.0 - style_2_weight
         flat = list(first.split(1))
-        flat_w = [share * w / sum(within) for w in within]
         if style_2 is not None:
             second = style_images(style_2, style_size, "style_2")
             flat += list(second.split(1))
-            flat_w += [style_2_weight / second.shape[0]] * second.shape[0]
+            flat_w = two_group_weights(count, within, second.shape[0], style_2_weight)
+        else:
+            flat_w = two_group_weights(count, within)
         if not isinstance(content, torch.Tensor) or content.numel() == 0:
             raise InputError("content: the IMAGE batch is empty")
         others = []

@@ -8,6 +8,7 @@ import weakref
 
 import torch
 
+from ..ccpl_core.declared import from_values
 from ..ccpl_core.errors import InputError
 from ..ccpl_core.option_specs import (
     ALPHA,
@@ -120,17 +121,7 @@ class VideoFrameStylize:
     ):
         if content_statistics not in STATISTICS:
             raise InputError(f"content_statistics: expected one of {STATISTICS}")
-        options = VideoOptions(
-            alpha=alpha,
-            palette=palette,
-            wct=wct,
-            preserve_color=preserve_color,
-            statistics=content_statistics,
-            flow_blend=flow_blend,
-            feature_blend=feature_blend,
-            detail_blend=detail_blend,
-        )
-        options.validate()
+        options = from_values(VideoOptions, locals(), statistics=content_statistics)
         check_handle(sct_model)
         if not isinstance(frames, torch.Tensor) or frames.numel() == 0:
             raise InputError("frames: the clip has no frames")

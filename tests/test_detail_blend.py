@@ -107,5 +107,5 @@ def test_detail_blend_chunking_and_out_of_memory_retry(tmp_path, art_net):
 
 
 def test_bad_detail_blend_is_rejected():
-    with pytest.raises(InputError, match=r"detail blend strength must be in \[0, 1\], got 1.5"):
+    with pytest.raises(InputError, match=r"^`detail_blend`: .*between 0 and 1, got .1.5."):
         VideoOptions(detail_blend=1.5).validate()

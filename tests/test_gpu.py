@@ -1,8 +1,7 @@
 """Device-aware checks, run on CUDA by ``pytest -m gpu`` (benchmarks/device_check.py does it on a
-lent GPU). Without a GPU they are skipped, except when ``CCPL_TEST_DEVICE`` names a device
-(``CCPL_TEST_DEVICE=cpu pytest -m gpu`` tries the same code paths on the CPU, as
-``device_check.py --device cpu --quick`` does); the CPU paths themselves are covered by the rest
-of the suite."""
+lent GPU). Without a GPU they are skipped, except when ``CCPL_TEST_DEVICE`` names a device:
+``scripts/test.sh`` (the CI command) sets it to ``cpu``, so the same code paths run on the CPU
+in every test run and cannot rot between GPU loans."""
 
 from __future__ import annotations
 
@@ -39,11 +38,19 @@ def pair():
 
 
 def test_fast_within_one_percent_of_exact(net, pair):
+    """The network at the fast precision is within 1 % of float32. The palette step then maps
+    each colour by its rank, which on this random network's nearly flat pictures turns tiny
+    differences into larger ones (bf16 on the CPU: 0.25 % before it, 1.9 % after), so the
+    finished picture is held to what a person sees: on average under two 8-bit levels (1.1)."""
     content, style = pair
-    exact = Stylizer(net, device=DEVICE, precision="fp32").stylize(content, style)
-    fast = Stylizer(net, device=DEVICE, precision="auto").stylize(content, style)
-    assert exact.device.type == content.device.type  # results come back where the input was
-    assert _rel(fast, exact) < 0.01
+    exact, fast = (Stylizer(net, device=DEVICE, precision=p) for p in ("fp32", "auto"))
+    assert (
+        _rel(fast.stylize(content, style, palette=0), exact.stylize(content, style, palette=0))
+        < 0.01
+    )
+    want, got = exact.stylize(content, style), fast.stylize(content, style)
+    assert want.device.type == content.device.type  # results come back where the input was
+    assert float((got - want).abs().mean()) * 255 < 2
 
 
 def test_tiled_equals_untiled_on_the_device(net, pair):
@@ -82,7 +89,8 @@ def test_training_step_with_autocast_and_scaling():
         amp = trainer.dtype != torch.float32
         with torch.no_grad(), torch.autocast(trainer.device.type, trainer.dtype, enabled=amp):
             parts = trainer.module(*fixed, torch.Generator().manual_seed(0))
-        return sum(trainer.weights[k] * float(v) for k, v in parts.items())
+        # the losses that are trained on (the joint stage also reports an unweighted figure)
+        return sum(w * float(parts[k]) for k, w in trainer.weights.items())
 
     before = loss()
     for _ in range(8):

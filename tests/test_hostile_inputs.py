@@ -96,7 +96,7 @@ BAD_OPTIONS = [
     (["--style", "{style2}", "--style-weights", "0,0"], "--style-weights", "positive sum"),
     (["--size", "-5"], "--size", ">= 0"),
     (["--style-size", "-1"], "--style-size", ">= 0"),
-    (["--tile", "1"], "--tile", ">= 128"),
+    (["--tile", "1"], "--tile", ">= 32"),
     (["--mask-feather", "nan"], "--mask-feather", "whole number"),
     (["--alpha", "inf"], "--alpha", "between 0 and 1"),
     (["--max-pixels", "0"], "--max-pixels", "positive"),

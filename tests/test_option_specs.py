@@ -158,7 +158,7 @@ def test_video_options_defaults_are_the_declarations():
 
 
 def test_bad_declarations_are_refused():
-    with pytest.raises(ValueError, match="not one of"):
+    with pytest.raises(ValueError, match="`x`: expected one of a, b"):
         Option("x", "c", "help", "choice", choices=("a", "b"))
     with pytest.raises(ValueError, match="between 0 and 1"):
         Option("x", 2.0, "help", "float", low=0.0, high=1.0)

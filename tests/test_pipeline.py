@@ -279,7 +279,7 @@ def test_out_must_be_floating_point(st, style, dtype):
 @pytest.mark.parametrize("tile", [1, 8, 31, -64, 100.5, float("nan"), True])
 def test_tile_too_small_or_not_whole(st, style, tile):
     """``max(stride, tile)`` used to turn tile 1 into 8-pixel tiles: a run that seems to hang."""
-    with pytest.raises(InputError, match=r"tile: expected 0 .*at least 32 pixels"):
+    with pytest.raises(InputError, match=r"^`tile`: expected (0 or )?a whole number"):
         st.stylize(torch.rand(1, 3, 48, 48), style, tile=tile)
 
 

@@ -135,7 +135,10 @@ def test_clip_stylizer_in_memory_equals_streaming(tmp_path, art_net):
 def test_bad_feature_blend_options():
     from ccpl_core import InputError
 
-    for kw, match in (({"feature_blend": -0.1}, "feature blend"), ({"flow_preset": "x"}, "preset")):
+    for kw, match in (
+        ({"feature_blend": -0.1}, "`feature_blend`"),
+        ({"flow_preset": "x"}, "`flow_preset`"),
+    ):
         with pytest.raises(InputError, match=match):
             VideoOptions(**kw).validate()
 

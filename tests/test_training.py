@@ -166,9 +166,9 @@ def test_checkpoint_of_other_mode_or_kind_rejected(tmp_path, art_model_file):
 @pytest.mark.parametrize(
     "kw,match",
     [
-        ({"iterations": 0}, "positive"),
-        ({"lr": 0.0}, "learning rate"),
-        ({"lr": -1.0}, "learning"),
+        ({"iterations": 0}, "`iterations`: .*>= 1"),
+        ({"lr": 0.0}, "`lr`: .*> 0"),
+        ({"lr": -1.0}, "`lr`"),
         ({"crop": 30}, "crop"),
         ({"style_weight": -1.0}, "style_weight"),
     ],
@@ -248,7 +248,7 @@ def test_finetune_interrupt_keeps_last_step():
 
 @pytest.mark.parametrize(
     "kw,match",
-    [({"steps": 0}, "positive"), ({"lr": 0.0}, "learning rate"), ({"preset": "x"}, "preset")],
+    [({"steps": 0}, "`steps`"), ({"lr": 0.0}, "`lr`: .*> 0"), ({"preset": "x"}, "preset")],
 )
 def test_finetune_bad_input(kw, match):
     with pytest.raises(InputError, match=match):

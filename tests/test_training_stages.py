@@ -188,14 +188,14 @@ def test_joint_stage_logs_the_rank_of_the_fused_features(tmp_path):
 
 
 def test_bad_sct_target_rejected():
-    with pytest.raises(InputError, match="sct target"):
+    with pytest.raises(InputError, match="`sct_target`"):
         TrainConfig(stage="sct", sct_target="gram").validate()
 
 
 def test_bad_stage_and_augmentation_rejected():
     with pytest.raises(InputError, match="stage"):
         TrainConfig(stage="warmup").validate()
-    with pytest.raises(InputError, match="probability"):
+    with pytest.raises(InputError, match="`style_color_aug`"):
         TrainConfig(style_color_aug=1.5).validate()
 
 

@@ -166,7 +166,7 @@ def test_flow_blend_lowers_warping_error(tmp_path, art_net):
 def test_bad_options():
     for kw, match in (
         ({"statistics": "x"}, "statistics"),
-        ({"flow_blend": 2.0}, "flow blend"),
+        ({"flow_blend": 2.0}, "`flow_blend`"),
         ({"batch": 0}, "batch"),
     ):
         with pytest.raises(InputError, match=match):

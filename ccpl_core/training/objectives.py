@@ -32,21 +32,16 @@ but has no weight: it is what shows an SCT collapsing to a few directions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..losses import CCPLLoss, content_loss, style_loss
-from ..models import SCTNet
+from ..models import SCTNet, fusion
+from .config import STAGES, TrainConfig
 from .wct import whiten_colour
 
-if TYPE_CHECKING:
-    from .trainer import TrainConfig
-
-STAGES = ("joint", "reconstruct", "sct")
-SCT_TARGETS = ("wct", "moments", "shape")
 #: (content, style) float batches -> the teacher's pictures of the same pairs.
 Teacher = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: Damping of the WCT teacher's whitening (training crops have few positions per channel).
@@ -266,11 +261,9 @@ class TrainModule(nn.Module):
             cf = self.features(content)
             sf = self.features(style)
         deepest = self.taps[-1]
-        fused = self.net.sct(cf[deepest], sf[deepest])
-        if self.wct:  # as at inference: SCT learns what to add to the closed-form transform
-            with torch.no_grad():
-                closed = whiten_colour(cf[deepest].float(), sf[deepest].float())
-            fused = torch.lerp(fused, closed.to(fused.dtype), self.wct)
+        # the product's fusion: with a WCT share, SCT learns what to add to the closed form
+        code = fusion.style_code(self.net.sct, sf[deepest], colour=self.wct > 0)
+        fused = fusion.fuse(self.net.sct, cf[deepest], code, wct=self.wct)
         out = self.net.decoder(fused.to(content.dtype))
         gf = self.features(out)
         losses = {

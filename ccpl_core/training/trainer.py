@@ -1,9 +1,8 @@
-"""The CCPL training loop: paper recipe, exact resume, atomic checkpoints, mixed precision, DDP.
+"""The CCPL training loop: paper recipe, exact resume, mixed precision, DDP.
 
-Checkpoints are safetensors files holding the trainable weights, the CCPL heads and the Adam state
-(``optim.<i>.exp_avg`` ...), with the iteration and config in the metadata. Batches and anchor
-positions are functions of (seed, iteration), so resuming from a checkpoint reproduces the
-uninterrupted run.
+Checkpoints (:mod:`.checkpoint`) hold the trainable weights and the optimiser state; batches
+and anchor positions are functions of (seed, iteration), so resuming from a checkpoint
+reproduces the uninterrupted run.
 """
 
 from __future__ import annotations
@@ -15,124 +14,24 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..errors import InputError, ModelError
+from ..errors import ModelError
+from ..images import save_image
 from ..models import SCTNet
+from ..pipeline import Stylizer
 from ..runtime import resolve_device, resolve_dtype
-from ..weights.files import encoder_fingerprint, read_state, save_sctnet, save_state
+from ..weights.files import save_sctnet
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
 from .data import PairBatches, batch_generator
-from .objectives import (
-    SCT_TARGETS,
-    STAGES,
-    Teacher,
-    TrainModule,
-    loss_weights,
-    teacher_weight_at,
-)
-from .teacher import CONTENT_SIZE as TEACHER_MAX_SIDE
+from .objectives import Teacher, TrainModule, loss_weights, teacher_weight_at
 
 LATEST = "latest.safetensors"
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters; the defaults are the paper's recipe (stage ``joint``)."""
-
-    mode: str = "art"
-    stage: str = "joint"
-    iterations: int = 160_000
-    batch_size: int = 8
-    crop: int = 256
-    resize: int = 512
-    lr: float = 1e-4
-    lr_decay: float = 5e-5
-    #: Iterations over which the lr rises linearly from lr/warmup to lr: a fresh Adam state's
-    #: first steps are ~lr * sign(gradient) on every weight, a jolt to a trained model.
-    warmup: int = 0
-    content_weight: float = 1.0
-    style_weight: float = 10.0
-    ccpl_weight: float = 5.0
-    pixel_weight: float = 1.0
-    perceptual_weight: float = 1.0
-    style_color_aug: float = 0.0
-    sct_target: str = "wct"
-    teacher_weight: float = 0.0
-    teacher_until: int = 0
-    fusion_weight: float = 0.0
-    palette_weight: float = 0.0
-    texture_weight: float = 0.0
-    #: Joint stage: the share of the closed-form WCT mixed into SCT's output in the loop, as
-    #: ``ccpl stylize --wct`` does at inference, so SCT learns what to add to it.
-    wct: float = 0.0
-    #: Joint stage: train SCT (and the CCPL heads) only, the decoder stays as loaded. A
-    #: fine-tune of a trained model then moves only the fusion, a few hundred thousand weights.
-    freeze_decoder: bool = False
-    tau: float = 0.07
-    num_anchors: int = 8
-    precision: str = "auto"
-    seed: int = 0
-    save_every: int = 1000
-    log_every: int = 50
-    val_every: int = 0
-    keep_every: int = 0
-    workers: int = 2
-
-    def validate(self) -> None:
-        if self.stage not in STAGES:
-            raise InputError(f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
-        if self.sct_target not in SCT_TARGETS:
-            raise InputError(
-                f"sct target must be one of {', '.join(SCT_TARGETS)}, got {self.sct_target!r}"
-            )
-        if not 0.0 <= self.style_color_aug <= 1.0:
-            raise InputError(
-                f"style colour augmentation is a probability in [0, 1], got {self.style_color_aug}"
-            )
-        if self.teacher_weight > 0 and self.crop > TEACHER_MAX_SIDE:
-            raise InputError(
-                f"`teacher_weight`: the Magenta teacher paints at most {TEACHER_MAX_SIDE} px a "
-                f"side, got `crop` {self.crop}; lower `crop` or set `teacher_weight` 0"
-            )
-        if not 0.0 <= self.wct <= 1.0:
-            raise InputError(f"`wct` is a share in [0, 1], got {self.wct}")
-        if self.wct and self.stage != "joint":
-            raise InputError(
-                f"`wct` is for the joint stage, not {self.stage}; drop it or use stage joint"
-            )
-        if self.freeze_decoder and self.stage != "joint":
-            raise InputError(
-                f"`freeze_decoder` is for the joint stage, not {self.stage}; drop it or use "
-                "stage joint"
-            )
-        if self.iterations <= 0:
-            raise InputError(f"steps/iterations must be positive, got {self.iterations}")
-        if not self.lr > 0:
-            raise InputError(f"learning rate must be > 0, got {self.lr}")
-        if self.batch_size <= 0:
-            raise InputError(f"batch size must be positive, got {self.batch_size}")
-        if self.crop < 32 or self.crop % 8:
-            raise InputError(f"crop must be a multiple of 8 and at least 32, got {self.crop}")
-        for name in (
-            "content_weight",
-            "style_weight",
-            "ccpl_weight",
-            "pixel_weight",
-            "perceptual_weight",
-            "teacher_weight",
-            "teacher_until",
-            "fusion_weight",
-            "palette_weight",
-            "texture_weight",
-            "warmup",
-        ):
-            if getattr(self, name) < 0:
-                raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 class Trainer:
@@ -270,63 +169,15 @@ class Trainer:
         return self.history
 
     # -------------------------------------------------------------- checkpoints
-    def state(self) -> dict[str, torch.Tensor]:
-        state = {
-            f"net.{k}": v
-            for k, v in self.module.net.state_dict().items()
-            if not k.startswith("encoder.")
-        }
-        state |= {f"ccpl.{k}": v for k, v in self.module.ccpl.state_dict().items()}
-        opt = self.optim.state_dict()
-        for idx, st in opt["state"].items():
-            for name, value in st.items():
-                t = value if isinstance(value, torch.Tensor) else torch.tensor(value)
-                state[f"optim.{idx}.{name}"] = t.detach().clone()
-        return state
-
     def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path | None:
+        """Write a checkpoint (default: ``latest`` in the run folder); rank 0 only."""
         if self.rank != 0 or (path is None and self.out_dir is None):
             return None
         target = Path(path) if path else self.out_dir / LATEST
-        meta = {
-            "ccpl.mode": self.cfg.mode,
-            "ccpl.iteration": str(self.iteration),
-            "ccpl.config": json.dumps(dataclasses.asdict(self.cfg), sort_keys=True),
-            "ccpl.kind": "training-checkpoint",
-            "ccpl.encoder_fingerprint": encoder_fingerprint(self.module.net.encoder.state_dict()),
-        }
-        return save_state(self.state(), target, meta, overwrite=True)
+        return save_checkpoint(target, self.module, self.optim, self.cfg, self.iteration)
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
-        tensors, meta = read_state(path)
-        if meta.get("ccpl.kind") != "training-checkpoint":
-            raise ModelError(f"{path} is not a training checkpoint (no optimiser state)")
-        config = json.loads(meta.get("ccpl.config") or "{}")
-        stage = config.get("stage", "joint")
-        if stage != self.cfg.stage:
-            raise ModelError(f"{path} is a checkpoint of stage {stage!r}, not {self.cfg.stage!r}")
-        frozen = bool(config.get("freeze_decoder", False))
-        if frozen != self.cfg.freeze_decoder:  # the optimiser's state is indexed by parameter
-            raise ModelError(
-                f"{path} is a checkpoint of a run {'with' if frozen else 'without'} a frozen "
-                f"decoder; resume it {'with' if frozen else 'without'} `freeze_decoder`"
-            )
-        if meta.get("ccpl.mode") != self.cfg.mode:
-            raise ModelError(f"{path} is a {meta.get('ccpl.mode')} checkpoint, not {self.cfg.mode}")
-        net_state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        self.module.net.load_state_dict(net_state, strict=False)
-        self.module.ccpl.load_state_dict(
-            {k[5:]: v for k, v in tensors.items() if k.startswith("ccpl.")}
-        )
-        opt = self.optim.state_dict()
-        states: dict[int, dict] = {}
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, idx, name = key.split(".", 2)
-                states.setdefault(int(idx), {})[name] = value.clone()
-        opt["state"] = states
-        self.optim.load_state_dict(opt)
-        self.iteration = int(meta["ccpl.iteration"])
+        self.iteration = load_checkpoint(path, self.module, self.optim, self.cfg)
 
     def export(self, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
         """Write the inference weights (decoder + SCT) that LoadSCTModel and the CLI load."""
@@ -345,22 +196,19 @@ class Trainer:
         with open(self.out_dir / "log.jsonl", "a") as fh:
             fh.write(json.dumps(rec) + "\n")
 
-    @torch.no_grad()
     def save_validation(self) -> Path | None:
-        """A grid of content | style | output for the fixed validation pairs."""
+        """A grid of content | style | picture for the fixed validation pairs, each picture
+        made as the product makes it (:class:`ccpl_core.Stylizer` with its defaults)."""
         if self.rank != 0 or self.validation is None or self.out_dir is None:
             return None
-        from ..images import save_image
-
         content, style = (_to_float(x, self.device) for x in self.validation)
-        self.module.eval()
-        out = self.module.net(content, style).clamp(0, 1)
-        rows = torch.cat(
-            [torch.cat([c, s, o], dim=-1) for c, s, o in zip(content, style, out, strict=True)],
-            dim=-2,
-        )
+        stylizer = Stylizer(self.module.net, self.device, precision="fp32")
+        rows = [
+            torch.cat([c, s, stylizer.stylize(c, s[None])[0]], dim=-1)
+            for c, s in zip(content, style, strict=True)
+        ]
         path = self.out_dir / "val" / f"iter_{self.iteration:07d}.png"
-        return save_image(rows, path, overwrite=True)
+        return save_image(torch.cat(rows, dim=-2), path, overwrite=True)
 
 
 def _leave_stop_signals_to_the_trainer(worker_id: int) -> None:

@@ -32,22 +32,27 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..declared import Option, check_fields, declared
 from ..errors import InputError
 from ..images import planned_size, resize_short_side
 from ..models import ContentStats
 from ..palette import ColourMap
 from ..pipeline import (
+    ALPHA,
+    PALETTE,
+    PRESERVE_COLOR,
+    WCT,
     FeatureMoments,
     PreparedStyle,
     Progress,
     Stylizer,
     check_statistics,
-    checked_share,
     color_method,
     finish,
     output_buffer,
     palette_share,
 )
+from ..planner import TILE
 from .flow import FLOW_PRESETS
 from .io import FrameSink, FrameSource, VideoInfo
 from .temporal import (
@@ -68,54 +73,78 @@ DEFAULT_FEATURE_BLEND = 0.95
 CHUNK_PIXELS = 8 * 1280 * 720
 
 
-def _declared(name: str):
-    """A field whose default is the declared option's (:mod:`ccpl_core.option_specs`), read when
-    an instance is made: the declarations read STATISTICS and DEFAULT_FEATURE_BLEND from here."""
+def _strength(name: str, default: float, help: str) -> Option:
+    return Option(name, default, help, "float", low=0.0, high=1.0, step=0.05)
 
-    def default():
-        from .. import option_specs
 
-        return option_specs.ALL[name].default
-
-    return field(default_factory=default)
+STATISTICS_OPTION = Option(
+    "statistics",
+    STATISTICS[0],
+    "content statistics: per-frame (like images), clip (one normalisation for the whole clip; "
+    "reads the input twice) or running (the frames so far)",
+    "choice",
+    choices=STATISTICS,
+)
+FEATURE_BLEND = _strength(
+    "feature_blend",
+    DEFAULT_FEATURE_BLEND,
+    "carry the previous frame's features along the optical flow where it is reliable: less "
+    "flicker at unchanged style strength; 0 = off",
+)
+DETAIL_BLEND = _strength(
+    "detail_blend",
+    0.0,
+    "also carry the decoder's full-resolution activations along the flow: texture follows slow "
+    "motion too; least flicker, slightly weaker style, frames decoded one at a time; 0 = off, "
+    "0.2 measured best",
+)
+FLOW_BLEND = _strength(
+    "flow_blend",
+    0.0,
+    "blend in the previous stylised frame warped by optical flow where the flow is reliable: "
+    "smooth, but softens the style; 0 = off",
+)
+FLOW_PRESET = Option(
+    "flow_preset",
+    "medium",
+    "optical flow: a DIS preset (speed against accuracy) or farneback",
+    "choice",
+    choices=tuple(FLOW_PRESETS),
+)
+BATCH = Option("batch", 8, "frames per network batch", "int", low=1)
+FRAME_SIZE = Option(
+    "size", 0, "resize the frames' shorter side to this many pixels; 0 keeps it", "int", low=0
+)
 
 
 @dataclass
 class VideoOptions:
-    """The coherence and quality options of one clip; defaults as declared for every surface.
+    """The coherence and quality options of one clip, declared here for every surface and
+    validated on construction (and by :meth:`validate` after a change): one InputError line
+    naming the option.
 
     ``tile``: tile size in pixels for frames too large to stylise at once (None = automatic from
     free memory, 0 = never tile), like ``Stylizer.stylize(tile=...)``.
     """
 
-    alpha: float = _declared("ALPHA")
-    palette: float = _declared("PALETTE")
-    wct: float = _declared("WCT")
-    preserve_color: str = _declared("PRESERVE_COLOR")
-    statistics: str = _declared("STATISTICS_OPTION")
-    flow_blend: float = _declared("FLOW_BLEND")
-    feature_blend: float = _declared("FEATURE_BLEND")
-    detail_blend: float = _declared("DETAIL_BLEND")
-    flow_preset: str = _declared("FLOW_PRESET")
-    batch: int = _declared("BATCH")
-    size: int = _declared("FRAME_SIZE")
-    tile: int | None = _declared("TILE")
+    alpha: float = declared(ALPHA)
+    palette: float = declared(PALETTE)
+    wct: float = declared(WCT)
+    preserve_color: str = declared(PRESERVE_COLOR)
+    statistics: str = declared(STATISTICS_OPTION)
+    flow_blend: float = declared(FLOW_BLEND)
+    feature_blend: float = declared(FEATURE_BLEND)
+    detail_blend: float = declared(DETAIL_BLEND)
+    flow_preset: str = declared(FLOW_PRESET)
+    batch: int = declared(BATCH)
+    size: int = declared(FRAME_SIZE)
+    tile: int | None = declared(TILE)
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
-        if self.statistics not in STATISTICS:
-            raise InputError(f"statistics must be one of {', '.join(STATISTICS)}")
-        checked_share(self.palette, "palette")
-        checked_share(self.wct, "wct")
-        if not 0.0 <= self.flow_blend <= 1.0:
-            raise InputError(f"flow blend strength must be in [0, 1], got {self.flow_blend}")
-        if not 0.0 <= self.feature_blend <= 1.0:
-            raise InputError(f"feature blend strength must be in [0, 1], got {self.feature_blend}")
-        if not 0.0 <= self.detail_blend <= 1.0:
-            raise InputError(f"detail blend strength must be in [0, 1], got {self.detail_blend}")
-        if self.flow_preset not in FLOW_PRESETS:
-            raise InputError(f"flow preset must be one of {', '.join(FLOW_PRESETS)}")
-        if self.batch < 1:
-            raise InputError(f"batch must be >= 1, got {self.batch}")
+        check_fields(self)
 
 
 def _to_tensor(frames: list[np.ndarray], size: int) -> torch.Tensor:

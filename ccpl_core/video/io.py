@@ -204,14 +204,98 @@ INCOMPLETE_MARK = "_INCOMPLETE"
 
 
 class FrameSink:
-    """Writes uint8 [H, W, 3] frames to a video file or a folder of PNG frames.
+    """Where uint8 [H, W, 3] frames go: a video file (:class:`VideoFileSink`) or a folder of PNG
+    frames (:class:`FrameFolderSink`); ``FrameSink(path, info, ...)`` makes the one ``path``'s
+    suffix names.
 
-    Nothing is published under the final name before :meth:`close`: a video goes to a hidden
-    temporary file, a frame to a temporary name that is renamed when complete. The frames are
-    encoded first and the source's audio is added in a final remux (copied when the container
-    takes its codec, else re-encoded), so a problem with the audio never costs the stylised
-    frames: the video is then kept without sound and a warning says why.
+    Nothing is published under the final name before :meth:`close`, and :meth:`abort` removes
+    what an unfinished run wrote.
     """
+
+    def __new__(cls, path: str | os.PathLike, *args, **kwargs):
+        if cls is FrameSink:
+            video = Path(path).suffix.lower() in VIDEO_SUFFIXES
+            cls = VideoFileSink if video else FrameFolderSink
+        return super().__new__(cls)
+
+    def __init__(self, path: str | os.PathLike, info: VideoInfo) -> None:
+        self.path = Path(path)
+        self.info = info
+        self.count = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        h, w = frame.shape[:2]
+        if (w, h) != (self.info.width, self.info.height):
+            raise InputError(
+                f"frame {self.count} is {w}x{h}, expected {self.info.width}x{self.info.height}"
+            )
+        self._write(frame)
+        self.count += 1
+
+    def _write(self, frame: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+
+class FrameFolderSink(FrameSink):
+    """PNG frames ``frame_000000.png`` ... in a folder; each is written under a temporary name
+    and renamed when complete, and a marker file says the folder is unfinished until
+    :meth:`close`. The H.264 settings of a video output (``crf``, ``preset``) do not apply."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        info: VideoInfo,
+        audio_from: Path | None = None,
+        overwrite: bool = False,
+        **video_only,
+    ) -> None:
+        super().__init__(path, info)
+        if self.path.exists() and not self.path.is_dir():
+            raise InputError(
+                f"output {self.path} is a file with an unknown video suffix; use a folder "
+                f"for frames or one of {', '.join(VIDEO_SUFFIXES)}"
+            )
+        if self.path.exists() and any(self.path.iterdir()) and not overwrite:
+            raise InputError(
+                f"output folder {self.path} is not empty; choose another folder or allow "
+                "`overwrite`"
+            )
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / INCOMPLETE_MARK).write_text(
+            "this frames folder is being written or its run was interrupted\n"
+        )
+
+    def _write(self, frame: np.ndarray) -> None:
+        final = self.path / f"frame_{self.count:06d}.png"
+        tmp = self.path / f".frame_{self.count:06d}.partial.png"
+        Image.fromarray(frame).save(tmp)
+        os.replace(tmp, final)
+
+    def close(self) -> None:
+        """Finish the folder; frames of an earlier, longer run in it are removed."""
+        if self.path.is_dir():
+            for old in self.path.glob("frame_*.png"):
+                index = old.stem.removeprefix("frame_")
+                if index.isdigit() and int(index) >= self.count:
+                    old.unlink()
+            (self.path / INCOMPLETE_MARK).unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        """A frames folder keeps its complete frames (and its marker)."""
+
+
+class VideoFileSink(FrameSink):
+    """A video file, written to a hidden temporary file that becomes the output on
+    :meth:`close`. The frames are encoded first and the source's audio is added in a final
+    remux (copied when the container takes its codec, else re-encoded), so a problem with the
+    audio never costs the stylised frames: the video is then kept without sound and a warning
+    says why."""
 
     def __init__(
         self,
@@ -227,85 +311,48 @@ class FrameSink:
             raise InputError(f"crf: H.264 quality must be 0 (lossless) to 51, got {crf}")
         if preset not in X264_PRESETS:
             raise InputError(f"preset: expected one of {', '.join(X264_PRESETS)}, got {preset!r}")
-        self.path = Path(path)
-        self.info = info
-        self.count = 0
+        super().__init__(path, info)
         self.audio_from = audio_from if info.has_audio else None
         self._container = None
-        suffix = self.path.suffix.lower()
-        if suffix in VIDEO_SUFFIXES:
-            if self.path.exists() and not overwrite:
-                raise InputError(
-                    f"output exists: {self.path}; choose another name or allow `overwrite`"
-                )
-            self.suffix = suffix
-            codec, pix_fmt = VIDEO_CODECS[suffix]
-            # 4:2:0 chroma needs even sizes: drop a last odd row/column rather than fail later
-            self.size = (info.width, info.height)
-            if pix_fmt == "yuv420p":
-                self.size = (info.width - info.width % 2, info.height - info.height % 2)
-            if min(self.size) < 2:
-                raise InputError(f"{self.path}: frames of {info.width}x{info.height} are too small")
-            if self.size != (info.width, info.height):
-                log.warning(
-                    "%s: %s needs even frame sizes; writing %dx%d (last odd row/column dropped)",
-                    self.path.name,
-                    suffix,
-                    *self.size,
-                )
-            self.tmp = _temp_name(self.path, "frames")
-            av = _av()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._container = av.open(str(self.tmp), mode="w")
-            self._stream = self._container.add_stream(codec, rate=info.fps)
-            self._stream.width, self._stream.height = self.size
-            self._stream.pix_fmt = pix_fmt
-            if codec == "libx264":
-                self._stream.options = {"crf": str(int(crf)), "preset": preset}
-        else:
-            if self.path.exists() and not self.path.is_dir():
-                raise InputError(
-                    f"output {self.path} is a file with an unknown video suffix; use a folder "
-                    f"for frames or one of {', '.join(VIDEO_SUFFIXES)}"
-                )
-            if self.path.exists() and any(self.path.iterdir()) and not overwrite:
-                raise InputError(
-                    f"output folder {self.path} is not empty; choose another folder or allow "
-                    "`overwrite`"
-                )
-            self.path.mkdir(parents=True, exist_ok=True)
-            (self.path / INCOMPLETE_MARK).write_text(
-                "this frames folder is being written or its run was interrupted\n"
-            )
-
-    def write(self, frame: np.ndarray) -> None:
-        h, w = frame.shape[:2]
-        if (w, h) != (self.info.width, self.info.height):
+        if self.path.exists() and not overwrite:
             raise InputError(
-                f"frame {self.count} is {w}x{h}, expected {self.info.width}x{self.info.height}"
+                f"output exists: {self.path}; choose another name or allow `overwrite`"
             )
-        if self._container is None:
-            final = self.path / f"frame_{self.count:06d}.png"
-            tmp = self.path / f".frame_{self.count:06d}.partial.png"
-            Image.fromarray(frame).save(tmp)
-            os.replace(tmp, final)
-        else:
-            av = _av()
-            frame = frame[: self.size[1], : self.size[0]]
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            for packet in self._stream.encode(vf):
-                self._container.mux(packet)
-        self.count += 1
+        self.suffix = self.path.suffix.lower()
+        codec, pix_fmt = VIDEO_CODECS[self.suffix]
+        # 4:2:0 chroma needs even sizes: drop a last odd row/column rather than fail later
+        self.size = (info.width, info.height)
+        if pix_fmt == "yuv420p":
+            self.size = (info.width - info.width % 2, info.height - info.height % 2)
+        if min(self.size) < 2:
+            raise InputError(f"{self.path}: frames of {info.width}x{info.height} are too small")
+        if self.size != (info.width, info.height):
+            log.warning(
+                "%s: %s needs even frame sizes; writing %dx%d (last odd row/column dropped)",
+                self.path.name,
+                self.suffix,
+                *self.size,
+            )
+        self.tmp = _temp_name(self.path, "frames")
+        av = _av()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._container = av.open(str(self.tmp), mode="w")
+        self._stream = self._container.add_stream(codec, rate=info.fps)
+        self._stream.width, self._stream.height = self.size
+        self._stream.pix_fmt = pix_fmt
+        if codec == "libx264":
+            self._stream.options = {"crf": str(int(crf)), "preset": preset}
+
+    def _write(self, frame: np.ndarray) -> None:
+        av = _av()
+        frame = frame[: self.size[1], : self.size[0]]
+        vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        for packet in self._stream.encode(vf):
+            self._container.mux(packet)
 
     def close(self) -> None:
-        """Finish the output; frames of an earlier, longer run in the same folder are removed."""
+        """Finish the video: flush the encoder, add the audio, publish the file."""
         if self._container is None:
-            if self.path.is_dir():
-                for old in self.path.glob("frame_*.png"):
-                    index = old.stem.removeprefix("frame_")
-                    if index.isdigit() and int(index) >= self.count:
-                        old.unlink()
-                (self.path / INCOMPLETE_MARK).unlink(missing_ok=True)
             return
         for packet in self._stream.encode():
             self._container.mux(packet)
@@ -362,7 +409,7 @@ class FrameSink:
             Path(muxed).unlink(missing_ok=True)
 
     def abort(self) -> None:
-        """Remove what an unfinished video wrote; a frames folder keeps its complete frames."""
+        """Remove what the unfinished video wrote."""
         if self._container is not None:
             with contextlib.suppress(Exception):
                 self._container.close()
