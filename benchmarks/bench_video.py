@@ -92,10 +92,14 @@ def throughput(args) -> dict:
     net = load_model(args.model)
     style = torch.rand(1, 3, 512, 512, generator=torch.Generator().manual_seed(1))
     out = {}
-    for label, (h, w, n) in {
+    sizes = {
         "512p": (512, 912, args.frames),
         "1080p": (1080, 1920, max(3, args.frames // 3)),
-    }.items():
+    }
+    for label in args.sizes.split(","):
+        if label not in sizes:
+            raise SystemExit(f"bench_video: --sizes: {label!r} is not one of {', '.join(sizes)}")
+        h, w, n = sizes[label]
         frames = smooth_frames(n, h, w)
         # authors' loop
         times = []
@@ -352,6 +356,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--frames", type=int, default=12)
+    ap.add_argument("--sizes", default="512p,1080p", help="throughput: frame sizes (512p, 1080p)")
     ap.add_argument("--size", type=int, default=0)
     ap.add_argument("--clip", action="append", default=[])
     ap.add_argument("--style", default="examples/style/starry_night.jpg")

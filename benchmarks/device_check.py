@@ -110,6 +110,8 @@ def main() -> int:
                 "ccpl-open-art",
                 "--frames",
                 "3" if quick else "30",
+                "--sizes",
+                "512p" if quick else "512p,1080p",
                 "--out",
                 str(out),
                 "--tag",
