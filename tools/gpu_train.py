@@ -100,6 +100,13 @@ def main() -> None:
     ap.add_argument("--plan", default="art:reconstruct:0.25,art:sct:0.15,art:joint:0.6")
     ap.add_argument("--minutes", type=float, default=8.0, help="time budget, loading included")
     ap.add_argument("--save-minutes", type=float, default=1.5)
+    ap.add_argument(
+        "--stage-iterations",
+        type=int,
+        default=0,
+        help="also stop each stage after this many iterations (0 = on time only; a try-out "
+        "whose length does not depend on the machine's load)",
+    )
     ap.add_argument("--out", required=True, help="results folder (fp16 weights, log.json)")
     ap.add_argument("--device", default="auto")
     train = options_of(TrainConfig)
@@ -182,7 +189,8 @@ def run_stage(
             last_save[0] = now
         if now >= average_from and trainer.iteration % args.average_every == 0:
             mean.add(trainer.module.net)
-        return now >= stop_at
+        enough = args.stage_iterations and trainer.iteration >= args.stage_iterations
+        return now >= stop_at or bool(enough)
 
     trainer.run(should_stop=should_stop)
     seconds = time.perf_counter() - t0
