@@ -7,6 +7,7 @@ from .load_model import LoadSCTModel
 from .stylize import Stylize
 from .temporal_metrics import TemporalMetrics
 from .video import VideoFrameStylize
+from .video_clip import VideoStylize
 
 register_models_folder()
 install_example_inputs()
@@ -16,13 +17,17 @@ NODE_CLASS_MAPPINGS = {
     "LoadSCTModel": LoadSCTModel,
     "CCPLStylize": Stylize,
     "CCPLVideoFrameStylize": VideoFrameStylize,
+    "CCPLVideoStylize": VideoStylize,
     "CCPLFinetune": CCPLFinetune,
     "CCPLTemporalMetrics": TemporalMetrics,
 }
+# "Style Transfer" is in the names because frontends before search aliases (ComfyUI 0.3.x) find
+# nodes by name only, and it is what users type.
 NODE_DISPLAY_NAME_MAPPINGS = {
-    "LoadSCTModel": "Load SCT Model (CCPL)",
-    "CCPLStylize": "Stylize (CCPL)",
-    "CCPLVideoFrameStylize": "Video Frame Stylize (CCPL)",
-    "CCPLFinetune": "CCPL Finetune",
+    "LoadSCTModel": "Load Style Transfer Model (CCPL)",
+    "CCPLStylize": "Style Transfer (CCPL)",
+    "CCPLVideoStylize": "Video Style Transfer (CCPL)",
+    "CCPLVideoFrameStylize": "Video Frames Style Transfer (CCPL)",
+    "CCPLFinetune": "Style Transfer Finetune (CCPL)",
     "CCPLTemporalMetrics": "Temporal Metrics (CCPL)",
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import folder_paths
 import torch
 from comfy.cli_args import args as comfy_args
 
-from ..ccpl_core.errors import CCPLError
+from ..ccpl_core.errors import CCPLError, InputError
 from ..ccpl_core.modes import MODE_NAMES
 from ..ccpl_core.runtime import memory_budget
 from ..ccpl_core.weights.hub import STAGING
@@ -195,3 +197,38 @@ def preview(image: torch.Tensor, prefix: str) -> list[dict]:
         Image.fromarray(pixels).save(folder / name)
         shown.append({"filename": name, "subfolder": "", "type": "temp"})
     return shown
+
+
+def video_file(video: object) -> tuple[Path, Path | None]:
+    """A file to stream a core VIDEO from, and the temporary copy to remove afterwards (if any).
+
+    Load Video's VIDEO is a file already (read in place, never loaded whole); a VIDEO held in
+    memory (an upload, Create Video's frames) is written once to ComfyUI's temp folder.
+    """
+    source = getattr(video, "get_stream_source", None)
+    if source is None:
+        raise InputError(
+            f"video: expected a VIDEO (from Load Video or Create Video), got {type(video).__name__}"
+        )
+    stream = source()
+    if isinstance(stream, (str, os.PathLike)):
+        return Path(stream), None
+    copy = temp_file("ccpl_source", ".video")
+    with open(copy, "xb") as out:
+        stream.seek(0)
+        shutil.copyfileobj(stream, out, 1 << 20)
+    return copy, copy
+
+
+def temp_file(prefix: str, suffix: str) -> Path:
+    """A new name in ComfyUI's temp folder (emptied when ComfyUI starts)."""
+    folder = Path(folder_paths.get_temp_directory())
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{prefix}_{uuid.uuid4().hex[:12]}{suffix}"
+
+
+def video_from_file(path: Path) -> object:
+    """A core VIDEO reading ``path`` lazily (Save Video copies its streams, audio included)."""
+    from comfy_api.latest import InputImpl
+
+    return InputImpl.VideoFromFile(str(path))

@@ -40,6 +40,14 @@ class CCPLFinetune:
     """Finetunes decoder + SCT on your style; outputs a new model and its loss curve."""
 
     CATEGORY = "image/style transfer (CCPL)"
+    SEARCH_ALIASES = (
+        "style transfer",
+        "train style",
+        "finetune style",
+        "custom style",
+        "neural style",
+        "ccpl",
+    )
     RETURN_TYPES = ("SCT_MODEL", "IMAGE")
     RETURN_NAMES = ("sct_model", "loss_curve")
     OUTPUT_TOOLTIPS = (
@@ -50,7 +58,7 @@ class CCPLFinetune:
     OUTPUT_NODE = True
     DESCRIPTION = (
         "Finetune a model on one or a few style images and a set of content images; "
-        "the result is saved to models/sct and appears in Load SCT Model."
+        "the result is saved to models/sct and appears in Load Style Transfer Model."
     )
 
     @classmethod
@@ -109,7 +117,7 @@ class CCPLFinetune:
         save_name,
     ):
         if not isinstance(sct_model, SCTModelHandle):
-            raise InputError("sct_model: connect the output of a Load SCT Model node")
+            raise InputError("sct_model: connect the output of a Load Style Transfer Model node")
         progress = cb.progress_callback(steps)
 
         def on_step(losses: dict) -> None:
@@ -155,7 +163,7 @@ class CCPLFinetune:
         )
         where = f"saved as models/sct/{saved.name}" if saved else "not saved (save_name is empty)"
         curve = cb.bchw_to_image(loss_curve(result.history, title=f"CCPL finetune: {where}"))
-        log.info("CCPL Finetune: %s", saved or "not saved")
+        log.info("Style Transfer Finetune: %s", saved or "not saved")
         return {
             "ui": {"images": cb.preview(curve, "ccpl_finetune_loss"), "text": [where]},
             "result": (handle, curve),

@@ -14,7 +14,7 @@ from ..ccpl_core.option_specs import PRECISION, Option
 
 #: ComfyUI's widget type for each kind of option (choices are a list instead).
 WIDGET_TYPES = {"float": "FLOAT", "int": "INT", "bool": "BOOLEAN", "text": "STRING"}
-#: A stylising node's precision: "model" (the Load SCT Model node's setting) or a precision.
+#: A stylising node's precision: "model" (the model loader's setting) or a precision.
 RUN_PRECISIONS = ("model", *PRECISION.choices)
 
 
@@ -60,5 +60,5 @@ def run_precision_input() -> tuple:
         PRECISION,
         choices=RUN_PRECISIONS,
         default="model",
-        tooltip=f"'model' uses the Load SCT Model setting. {tooltip(PRECISION)}",
+        tooltip=f"'model' uses the Load Style Transfer Model setting. {tooltip(PRECISION)}",
     )

@@ -21,6 +21,13 @@ class LoadSCTModel:
     """Loads an SCT model (encoder + SCT + decoder) onto the CPU; nodes move it when they run."""
 
     CATEGORY = "image/style transfer (CCPL)"
+    SEARCH_ALIASES = (
+        "style transfer model",
+        "load style model",
+        "sct model",
+        "neural style",
+        "ccpl",
+    )
     RETURN_TYPES = ("SCT_MODEL",)
     RETURN_NAMES = ("sct_model",)
     OUTPUT_TOOLTIPS = (

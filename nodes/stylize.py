@@ -33,7 +33,7 @@ Shape = tuple[int, int, int]
 def check_handle(model: object) -> SCTModelHandle:
     """A readable error for a wrong socket value before any work is done."""
     if not isinstance(model, SCTModelHandle):
-        raise InputError("sct_model: connect the output of a Load SCT Model node")
+        raise InputError("sct_model: connect the output of a Load Style Transfer Model node")
     return model
 
 
@@ -84,6 +84,15 @@ class Stylize:
     """Stylise every image of a batch with one style, or a blend of two."""
 
     CATEGORY = "image/style transfer (CCPL)"
+    SEARCH_ALIASES = (
+        "style transfer",
+        "neural style",
+        "stylize image",
+        "artistic style",
+        "painting style",
+        "photo style",
+        "ccpl",
+    )
     RETURN_TYPES = ("IMAGE",)
     OUTPUT_TOOLTIPS = ("The stylised images, exactly the content's size.",)
     FUNCTION = "stylize"
@@ -93,7 +102,7 @@ class Stylize:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "sct_model": ("SCT_MODEL", {"tooltip": "From Load SCT Model."}),
+                "sct_model": ("SCT_MODEL", {"tooltip": "From Load Style Transfer Model."}),
                 "content": ("IMAGE", {"tooltip": "Images to stylise (a batch is fine)."}),
                 "style": (
                     "IMAGE",

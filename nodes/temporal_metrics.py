@@ -31,6 +31,15 @@ class TemporalMetrics:
     """Warping error (and style distance) of a stylised clip against its source."""
 
     CATEGORY = "image/style transfer (CCPL)"
+    SEARCH_ALIASES = (
+        "flicker",
+        "deflicker",
+        "warping error",
+        "temporal coherence",
+        "video metrics",
+        "style transfer",
+        "ccpl",
+    )
     RETURN_TYPES = ("FLOAT", "FLOAT", "STRING")
     RETURN_NAMES = ("warping_error", "style_distance", "report")
     OUTPUT_TOOLTIPS = (
@@ -44,7 +53,7 @@ class TemporalMetrics:
     OUTPUT_NODE = True
     DESCRIPTION = (
         "Measure flicker: the warping error of a stylised clip against its source frames, and "
-        "optionally its style strength, to tune Video Frame Stylize's blends in the graph."
+        "optionally its style strength, to tune Video Frames Style Transfer's blends in the graph."
     )
 
     @classmethod
@@ -83,7 +92,9 @@ class TemporalMetrics:
         dist = -1.0
         if sct_model is not None and style is not None:
             if not isinstance(sct_model, SCTModelHandle):
-                raise InputError("sct_model: connect the output of a Load SCT Model node")
+                raise InputError(
+                    "sct_model: connect the output of a Load Style Transfer Model node"
+                )
             with torch.inference_mode():
                 ref = cb.image_to_bchw(style[:1]).float().cpu()
                 dist = style_distance(out, ref, sct_model.net.encoder, every=1)

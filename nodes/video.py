@@ -52,6 +52,16 @@ class VideoFrameStylize:
     """Stylise the frames of a clip; the style is encoded once per clip."""
 
     CATEGORY = "image/style transfer (CCPL)"
+    SEARCH_ALIASES = (
+        "style transfer",
+        "video style transfer",
+        "stylize video",
+        "stylize frames",
+        "neural style",
+        "deflicker",
+        "temporal coherence",
+        "ccpl",
+    )
     RETURN_TYPES = ("IMAGE",)
     OUTPUT_TOOLTIPS = ("The stylised frames, in the clip's order and size.",)
     FUNCTION = "stylize_frames"
@@ -64,7 +74,7 @@ class VideoFrameStylize:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "sct_model": ("SCT_MODEL", {"tooltip": "From Load SCT Model."}),
+                "sct_model": ("SCT_MODEL", {"tooltip": "From Load Style Transfer Model."}),
                 "frames": ("IMAGE", {"tooltip": "The clip as an IMAGE batch (one frame each)."}),
                 "style": ("IMAGE", {"tooltip": "Style image (a batch is blended equally)."}),
                 "alpha": comfy_input(ALPHA),

@@ -43,7 +43,15 @@ def art_model_file(tmp_path, art_net) -> Path:
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = Path(__file__).parent / "fake_comfy"
-FAKE_MODULES = ("folder_paths", "comfy", "comfy.utils", "comfy.model_management", "comfy.cli_args")
+FAKE_MODULES = (
+    "folder_paths",
+    "comfy",
+    "comfy.utils",
+    "comfy.model_management",
+    "comfy.cli_args",
+    "comfy_api",
+    "comfy_api.latest",
+)
 
 
 @pytest.fixture()
@@ -77,3 +85,18 @@ def pack(tmp_path, monkeypatch):
         del sys.modules[name]
     for name in FAKE_MODULES:
         sys.modules.pop(name, None)
+
+
+@pytest.fixture()
+def tiny_model(pack):
+    """A random art network saved in the pack's model folder and loaded by its loader node."""
+    from ccpl_core.models.untrained import random_sctnet
+    from ccpl_core.weights.files import save_sctnet
+
+    net = random_sctnet("art", seed=1)
+    save_sctnet(net, pack.sct_dir / "tiny_art.safetensors", include_encoder=True)
+    with torch.inference_mode():
+        (handle,) = pack.NODE_CLASS_MAPPINGS["LoadSCTModel"]().load(
+            "tiny_art.safetensors", "auto", "auto", "fp32"
+        )
+    return handle, net

@@ -28,20 +28,12 @@ def node(pack, node_id):
     return pack.NODE_CLASS_MAPPINGS[node_id]()
 
 
-@pytest.fixture()
-def tiny_model(pack):
-    net = random_sctnet("art", seed=1)
-    save_sctnet(net, pack.sct_dir / "tiny_art.safetensors", include_encoder=True)
-    with torch.inference_mode():
-        (handle,) = node(pack, "LoadSCTModel").load("tiny_art.safetensors", "auto", "auto", "fp32")
-    return handle, net
-
-
 def test_mappings_and_tooltips(pack):
     assert set(pack.NODE_CLASS_MAPPINGS) == {
         "LoadSCTModel",
         "CCPLStylize",
         "CCPLVideoFrameStylize",
+        "CCPLVideoStylize",
         "CCPLFinetune",
         "CCPLTemporalMetrics",
     }
@@ -60,6 +52,29 @@ def test_mappings_and_tooltips(pack):
             for name, value in group.items():
                 assert len(value) == 2 and value[1].get("tooltip"), f"{cls.__name__}.{name}"
         assert callable(getattr(cls(), cls.FUNCTION))
+        aliases = cls.SEARCH_ALIASES
+        assert aliases and all(isinstance(a, str) and a == a.lower() for a in aliases), node_id
+
+
+def test_style_transfer_and_deflicker_searches_find_the_nodes(pack):
+    """What a user types finds the nodes: by name (every frontend) or by alias (newer ones)."""
+
+    def found(words: str) -> set[str]:
+        return {
+            node_id
+            for node_id, cls in pack.NODE_CLASS_MAPPINGS.items()
+            if words in pack.NODE_DISPLAY_NAME_MAPPINGS[node_id].lower()
+            or words in cls.SEARCH_ALIASES
+        }
+
+    by_name = {
+        n for n, name in pack.NODE_DISPLAY_NAME_MAPPINGS.items() if "style transfer" in name.lower()
+    }
+    assert by_name == set(pack.NODE_CLASS_MAPPINGS) - {"CCPLTemporalMetrics"}
+    assert found("style transfer") == set(pack.NODE_CLASS_MAPPINGS)
+    assert {"CCPLVideoStylize", "CCPLVideoFrameStylize"} <= found("stylize video")
+    assert "CCPLTemporalMetrics" in found("deflicker")
+    assert {"CCPLStylize", "CCPLVideoStylize"} <= found("neural style")
 
 
 def test_root_init_without_comfyui_registers_nothing():

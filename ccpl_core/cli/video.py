@@ -34,8 +34,8 @@ from ..option_specs import (
 )
 from ..options import finite_float, int_range, parse_pixel_count
 from ..pipeline import Stylizer
-from ..video import FrameSink, FrameSource, VideoOptions, stylize_video
-from ..video.engine import output_info
+from ..video import FrameSource, VideoOptions
+from ..video.files import check_frame_size, stylize_clip_file
 from ..video.io import VIDEO_SUFFIXES, X264_PRESETS
 from .arguments import (
     add_argument,
@@ -141,35 +141,27 @@ def run(args: argparse.Namespace) -> int:
     check_pixels(f"output frames of {args.input} at --size {args.size}", ow, oh, limit)
     output = check_output(args.output, args.overwrite)
     styles = [load_image_resized(s, args.style_size, limit, "style") for s in args.style]
-    info = output_info(source.info, args.size)
     model = load_model(args.model, **model_options(args))
     stylizer = Stylizer(model, device=args.device, precision=args.precision)
-    need = stylizer.stride + 1  # the decoder's reflection padding needs 2 feature rows
-    if min(info.width, info.height) < need:
-        raise InputError(
-            f"{args.input}: frames would be stylised at {info.width}x{info.height} pixels; the "
-            f"{stylizer.mode} model needs at least {need} pixels a side: use --size {need} or more"
-        )
+    check_frame_size(stylizer, source, args.size, args.input)
     prepared = stylizer.prepare_style(styles, style_weights)
-    sink = FrameSink(
-        output,
-        info,
-        audio_from=source.path if source.path.is_file() else None,
-        overwrite=args.overwrite,
-        crf=args.crf,
-        preset=args.preset,
-    )
     bar = tqdm(total=source.info.frames, unit="frame", desc="video", disable=None)
 
     def progress(done: int, total: int | None) -> None:
         bar.update(done - bar.n)
 
     try:
-        result = stylize_video(stylizer, source, sink, prepared, opts, progress)
-        sink.close()
-    except BaseException:
-        sink.abort()
-        raise
+        result = stylize_clip_file(
+            stylizer,
+            source,
+            output,
+            prepared,
+            opts,
+            overwrite=args.overwrite,
+            crf=args.crf,
+            preset=args.preset,
+            progress=progress,
+        )
     finally:
         bar.close()
     print(json.dumps({"output": str(args.output), **result}))
