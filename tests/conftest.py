@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -100,3 +101,18 @@ def tiny_model(pack):
             "tiny_art.safetensors", "auto", "auto", "fp32"
         )
     return handle, net
+
+
+@pytest.fixture(scope="session")
+def comfyui(tmp_path_factory):
+    """One real ComfyUI server for the session (test_comfyui.py, test_browser.py)."""
+    import comfy_harness
+
+    if not comfy_harness.comfyui_dir():
+        pytest.skip("set COMFYUI_DIR to a ComfyUI checkout (scripts/comfyui.sh makes one)")
+    server = comfy_harness.start(
+        tmp_path_factory.mktemp("comfy"),
+        install_requirements=os.environ.get("CCPL_TEST_INSTALL_REQUIREMENTS", "1") == "1",
+    )
+    yield server
+    server.stop()

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
+import comfy_harness as harness
 import pytest
 from helpers import WIDGET_TYPES
 
 ROOT = Path(__file__).resolve().parents[1]
-COMFYUI_DIR = os.environ.get("COMFYUI_DIR")
 pytestmark = pytest.mark.skipif(
-    not COMFYUI_DIR, reason="set COMFYUI_DIR to a ComfyUI checkout to run the integration test"
+    not harness.comfyui_dir(),
+    reason="set COMFYUI_DIR to a ComfyUI checkout (scripts/comfyui.sh makes one)",
 )
 #: Frames per VideoHelperSuite meta-batch window in the meta-batch test.
 WINDOW = 4
@@ -36,26 +35,7 @@ NODE_IDS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str, timeout: float = 10):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return json.loads(r.read())
-
-
-def _post(url: str, payload: dict):
-    req = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        raise AssertionError(f"POST {url} -> {exc.code}: {exc.read().decode()[:2000]}") from exc
+_get, _post = harness.get, harness.post
 
 
 def to_api(workflow: dict, object_info: dict) -> dict:
@@ -79,9 +59,11 @@ def to_api(workflow: dict, object_info: dict) -> dict:
             for name, definition in spec.items():
                 kind = definition[0]
                 is_widget = isinstance(kind, list) or kind in WIDGET_TYPES
-                if not is_widget or name in linked or not queue:
+                if not is_widget or not queue:
                     continue
-                inputs[name] = queue.pop(0)
+                value = queue.pop(0)  # a linked widget keeps its value in the list
+                if name not in linked:
+                    inputs[name] = value
                 if name in ("seed", "noise_seed") and queue and queue[0] in SEED_CONTROLS:
                     queue.pop(0)
         inputs.update(linked)
@@ -90,67 +72,8 @@ def to_api(workflow: dict, object_info: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    base = tmp_path_factory.mktemp("comfy")
-    nodes = base / "custom_nodes"
-    nodes.mkdir()
-    (nodes / "ComfyUI-CCPL").symlink_to(ROOT, target_is_directory=True)
-    if os.environ.get("VHS_DIR"):
-        (nodes / "ComfyUI-VideoHelperSuite").symlink_to(os.environ["VHS_DIR"])
-    # nothing is copied into input/: the pack installs the example inputs itself
-    port = _free_port()
-    python = os.environ.get("COMFYUI_PYTHON", sys.executable)
-    # as a Registry / Manager install does: each pack's requirements.txt into ComfyUI's venv
-    for pack in sorted(nodes.iterdir()):
-        requirements = pack / "requirements.txt"
-        if requirements.is_file() and os.environ.get("CCPL_TEST_INSTALL_REQUIREMENTS", "1") == "1":
-            subprocess.run(
-                [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
-                 str(requirements)],
-                check=True,
-                timeout=1200,
-            )  # fmt: skip
-    log = open(base / "server.log", "w")  # noqa: SIM115 - open for the server's lifetime
-    proc = subprocess.Popen(
-        [
-            python,
-            "main.py",
-            "--cpu",
-            "--listen",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--disable-auto-launch",
-            "--base-directory",
-            str(base),
-            "--database-url",
-            "sqlite:///:memory:",
-        ],
-        cwd=COMFYUI_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 300
-    while True:
-        try:
-            info = _get(f"{url}/object_info", timeout=5)
-            break
-        except OSError as exc:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                raise AssertionError(
-                    "ComfyUI did not start:\n" + (base / "server.log").read_text()[-3000:]
-                ) from exc
-            time.sleep(1)
-    yield {"url": url, "info": info, "base": base, "log": base / "server.log"}
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+def server(comfyui):
+    return comfyui
 
 
 def _clip_frames() -> int:
@@ -247,11 +170,33 @@ def test_requirements_are_what_the_defaults_need(server):
     assert found.stdout.strip() == "['opencv-python']"
 
 
-@pytest.mark.parametrize(
-    "name", ["ccpl_image_stylize", "ccpl_finetune", "ccpl_video_stylize", "ccpl_video_meta_batch"]
-)
+#: The templates that need only ComfyUI's core nodes and this pack (all run in CI).
+CORE_TEMPLATES = [
+    "ccpl_image_stylize",
+    "ccpl_finetune",
+    "ccpl_video_core",
+    "ccpl_video_frames_metrics",
+]
+VHS_TEMPLATES = ["ccpl_video_stylize", "ccpl_video_meta_batch"]
+
+
+def _video_facts(path: Path) -> tuple[int, float, bool]:
+    """(frames, frame rate, has sound) of a video file."""
+    import av
+
+    with av.open(str(path)) as c:
+        rate = float(c.streams.video[0].average_rate)
+        return sum(1 for _ in c.decode(video=0)), rate, bool(c.streams.audio)
+
+
+def test_templates_are_all_tested():
+    shipped = {p.stem for p in (ROOT / "example_workflows").glob("*.json")}
+    assert shipped == set(CORE_TEMPLATES + VHS_TEMPLATES)
+
+
+@pytest.mark.parametrize("name", CORE_TEMPLATES + VHS_TEMPLATES)
 def test_example_workflow_runs(server, name):
-    if name.startswith("ccpl_video") and "VHS_LoadVideo" not in server["info"]:
+    if name in VHS_TEMPLATES and "VHS_LoadVideo" not in server["info"]:
         pytest.skip("VideoHelperSuite not installed: set VHS_DIR to run the video workflows")
     if name == "ccpl_video_meta_batch":
         _queue_prompt(
@@ -285,6 +230,15 @@ def test_example_workflow_runs(server, name):
     assert files, f"{name} produced no output files: {outputs}"
     for f in files:
         assert f.is_file() and f.stat().st_size > 1000, f
+        if f.suffix in (".mp4", ".webm", ".mkv", ".mov"):
+            # the source's frame count, frame rate and sound survive
+            source = _video_facts(ROOT / "examples/video/ccpl_clip.mp4")
+            assert _video_facts(f) == source, f"{f.name}: {_video_facts(f)} != {source}"
+    if name == "ccpl_video_frames_metrics":
+        workflow = json.loads((ROOT / "example_workflows" / f"{name}.json").read_text())
+        (show,) = [str(n["id"]) for n in workflow["nodes"] if n["type"] == "PreviewAny"]
+        report = json.loads(outputs[show]["text"][0])  # what core's Preview Any displays
+        assert 0 < report["warping_error"] < 1
     if name == "ccpl_finetune":
         saved = list((server["base"] / "models" / "sct").glob("ccpl_finetuned_*.safetensors"))
         assert saved, "the finetuned model was not saved to models/sct"
