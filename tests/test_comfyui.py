@@ -354,3 +354,93 @@ def test_vhs_meta_batch_windows_continue_the_clip(server):
         assert run["status"]["status_str"] == "success", json.dumps(run["status"])[-2000:]
     diff = abs(got.astype(int) - ref.astype(int))
     assert diff.max() <= 2, f"windows differ from the whole clip by up to {diff.max()} levels"
+
+
+def _video_prompt(video: str, prefix: str) -> dict:
+    return {
+        "1": {
+            "class_type": "LoadSCTModel",
+            "inputs": {
+                "model_name": "ccpl-open-art",
+                "mode": "auto",
+                "device": "cpu",
+                "precision": "fp32",
+            },
+        },
+        "2": {"class_type": "LoadVideo", "inputs": {"file": video}},
+        "3": {"class_type": "LoadImage", "inputs": {"image": "ccpl_style.jpg"}},
+        "4": {
+            "class_type": "CCPLVideoStylize",
+            "inputs": {
+                "sct_model": ["1", 0],
+                "video": ["2", 0],
+                "style": ["3", 0],
+                "alpha": 1.0,
+                "preserve_color": "none",
+                "style_size": 128,
+                "content_statistics": "per-frame",
+            },
+        },
+        "5": {
+            "class_type": "SaveVideo",
+            "inputs": {
+                "video": ["4", 0],
+                "filename_prefix": prefix,
+                "format": "auto",
+                "codec": "auto",
+            },
+        },
+    }
+
+
+def _leftovers(server) -> list[str]:
+    """Files the video node may have left: in the temp folder or under its output prefix."""
+    found = [p.name for p in (server.base / "temp").glob("*ccpl_*")]  # hidden ones too
+    return found + [p.name for p in (server.base / "output").rglob("cancelled*")]
+
+
+def test_video_node_cancel_leaves_no_file(server):
+    """Cancel (POST /interrupt) in the middle of a clip: the run stops, nothing half-written."""
+    from helpers import pan_frames
+    from test_video_output import clip_with_audio
+
+    frames = pan_frames(240, 128, 160, step=1)
+    clip_with_audio(server.base / "input" / "ccpl_long.mp4", frames, "aac", fps=24)
+    pid = harness.queue(server, _video_prompt("ccpl_long.mp4", "cancelled"))
+    deadline = time.time() + 120
+    while not list((server.base / "temp").glob("*ccpl_video_*")):  # the node is writing
+        assert time.time() < deadline, "the video node never started writing"
+        time.sleep(0.2)
+    harness.post(f"{server.url}/interrupt")
+    entry = harness.wait(server, pid, timeout=300)
+    assert entry["status"]["status_str"] == "error"
+    kinds = [m[0] for m in entry["status"]["messages"]]
+    assert "execution_interrupted" in kinds, kinds
+    assert _leftovers(server) == []
+
+
+@pytest.mark.parametrize(
+    "content,line",
+    [(b"not a video at all" * 64, "cannot read video"), (None, "has no video stream")],
+)
+def test_video_node_bad_input_is_one_line(server, tmp_path, content, line):
+    import av
+    import numpy as np
+
+    path = server.base / "input" / f"ccpl_bad_{len(content or b'')}.mp4"
+    if content is None:  # sound only
+        with av.open(str(path), "w") as c:
+            a = c.add_stream("aac", rate=16000, layout="mono")
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="flt")
+            frame.sample_rate = 16000
+            c.mux(a.encode(frame))
+            c.mux(a.encode(None))
+    else:
+        path.write_bytes(content)
+    entry = harness.wait(server, harness.queue(server, _video_prompt(path.name, "bad")))
+    assert entry["status"]["status_str"] == "error"
+    (error,) = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
+    message = error["exception_message"].strip()
+    assert line in message and "\n" not in message, message
+    assert error["exception_type"].endswith("InputError")
+    assert _leftovers(server) == []
