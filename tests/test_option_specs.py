@@ -31,6 +31,7 @@ NODE_NAMES = {"content_statistics": "STATISTICS_OPTION"}
 NODE_EXTRAS = {
     ("CCPLStylize", "precision"): (("model",), "model"),
     ("CCPLVideoFrameStylize", "precision"): (("model",), "model"),
+    ("CCPLVideoStylize", "precision"): (("model",), "model"),
     ("LoadSCTModel", "mode"): (("auto",), "auto"),
 }
 #: Minimal arguments of each command, so that only the option under test can be refused.
