@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import torch
@@ -20,7 +21,7 @@ from ..ccpl_core.option_specs import (
 from ..ccpl_core.options import style_weights as parse_style_weights
 from ..ccpl_core.pipeline import Stylizer, two_group_weights
 from ..ccpl_core.planner import model_bytes, step_bytes
-from ..ccpl_core.runtime import resolve_dtype
+from ..ccpl_core.runtime import MEMORY_BUDGET_ENV, resolve_dtype
 from . import comfy_bridge as cb
 from .handle import SCTModelHandle
 from .inputs import comfy_input, run_precision_input
@@ -42,6 +43,7 @@ def make_stylizer(
     precision: str = "model",
     shapes: Sequence[Shape] = (),
     detail: bool = False,
+    cpu_step_cap: int | None = None,
 ) -> Stylizer:
     """A Stylizer on the handle's device, with ComfyUI asked for the memory first.
 
@@ -49,7 +51,8 @@ def make_stylizer(
     inputs in ``shapes`` (one chunk or one tile, not the whole batch), so ComfyUI unloads other
     models only as far as this run needs; only then do the model's copies move to the device.
     ``detail``: the first shape (the frames) goes through the video detail carry, which keeps
-    full-resolution activations.
+    full-resolution activations. ``cpu_step_cap`` caps one step's memory on the CPU (where
+    ComfyUI's own models share the RAM) unless $CCPL_MEMORY_BUDGET_MB sets it.
     """
     check_handle(model)
     device = cb.torch_device(model.device)
@@ -57,6 +60,8 @@ def make_stylizer(
     dtype = resolve_dtype(chosen, device)
     weights = model_bytes(model.net, dtype)
     budget = cb.memory_budget_for(device, weights)
+    if cpu_step_cap and device.type == "cpu" and not os.environ.get(MEMORY_BUDGET_ENV):
+        budget = min(budget, cpu_step_cap)
     work = max(
         (step_bytes(model.net, dtype, *s, budget, detail and i == 0) for i, s in enumerate(shapes)),
         default=0,

@@ -28,6 +28,12 @@ from . import comfy_bridge as cb
 from .inputs import comfy_input, run_precision_input
 from .stylize import check_handle, make_stylizer, release, style_images
 
+#: One network step's memory on the CPU: a clip streams through ComfyUI's process, which holds
+#: its other models in the same RAM (measured: a 720p clip peaks at 2.1 GB with this, 3.4 GB with
+#: the library's 1.5 GiB default; docs/benchmarks.md). Results do not depend on it (tiling is
+#: exact), only the speed a little.
+CPU_STEP_BYTES = 700 * 2**20
+
 
 class VideoStylize:
     """Stylise a whole video with one style, streaming; the style is encoded once."""
@@ -105,7 +111,9 @@ class VideoStylize:
             h, w = planned_size(source.info.height, source.info.width, size)
             check_pixels("video frames", w, h)
             shapes = [(options.batch, h, w), (1, *styles.shape[-2:])]
-            stylizer = make_stylizer(sct_model, precision, shapes, detail=detail_blend > 0)
+            stylizer = make_stylizer(
+                sct_model, precision, shapes, detail_blend > 0, cpu_step_cap=CPU_STEP_BYTES
+            )
             try:
                 prepared = stylizer.prepare_style([styles[i : i + 1] for i in range(len(styles))])
                 output = cb.temp_file("ccpl_video", ".mp4")

@@ -145,3 +145,17 @@ def test_a_wrong_socket_value_is_named(pack, tiny_model):
     frames = torch.rand(2, 32, 32, 3)
     with pytest.raises(ValueError, match="video: expected a VIDEO"):
         run_node(pack, handle, frames)
+
+
+def test_one_step_is_capped_on_the_cpu_unless_the_budget_is_set(pack, tiny_model, monkeypatch):
+    """ComfyUI's other models share the RAM: the video node plans smaller steps there."""
+    from ccpl_pack.nodes import video_clip
+    from ccpl_pack.nodes.stylize import make_stylizer
+
+    handle, _ = tiny_model
+    monkeypatch.delenv("CCPL_MEMORY_BUDGET_MB", raising=False)
+    plain = make_stylizer(handle, "fp32").planner._budget
+    capped = make_stylizer(handle, "fp32", cpu_step_cap=video_clip.CPU_STEP_BYTES).planner._budget
+    assert capped == min(plain, video_clip.CPU_STEP_BYTES) < plain
+    monkeypatch.setenv("CCPL_MEMORY_BUDGET_MB", "2000")
+    assert make_stylizer(handle, "fp32", cpu_step_cap=1).planner._budget == 2000 * 2**20
