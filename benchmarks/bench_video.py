@@ -162,6 +162,7 @@ def coherence(args) -> dict:
                     f = resize_short_side(x, args.size)[0].permute(1, 2, 0).numpy() * 255
                     f = f.round().astype(np.uint8)
                 sink.write(f)
+            sink.close()
             src = FrameSource(src_dir)
             row = {}
             chosen = args.options.split(",") if args.options else list(OPTIONS)

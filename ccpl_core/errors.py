@@ -20,6 +20,10 @@ class InputError(CCPLError, ValueError):
     """An image, mask, option or file given by the caller is unusable."""
 
 
+class OutputExists(InputError):
+    """An output would replace something that exists (found at the moment of the move)."""
+
+
 class ModelError(CCPLError):
     """A model file is missing, corrupt, of the wrong mode or of the wrong layout."""
 

@@ -438,10 +438,11 @@ def save_image(
 ) -> Path:
     """Write [1, 3, H, W] (or [3, H, W]) in [0, 1] to ``path`` atomically (8-bit).
 
-    An existing file is never replaced unless ``overwrite`` is set.
+    An existing file (or a symlink, which is never followed) is never replaced unless
+    ``overwrite`` is set, also when it appears while the image is written.
     """
     p = Path(path)
-    if p.exists() and not overwrite:
+    if os.path.lexists(p) and not overwrite:
         raise InputError(f"output file exists: {p} (choose another name or pass overwrite)")
     fmt = Image.registered_extensions().get(p.suffix.lower())
     if fmt is None:
@@ -453,4 +454,6 @@ def save_image(
             x = torch.cat([x, a.to(x)], dim=0)
     array = (x.detach().float().clamp(0, 1) * 255.0).round().byte().permute(1, 2, 0).cpu().numpy()
     options = {"quality": 95} if fmt == "JPEG" else {}
-    return atomic_write(p, lambda fh: Image.fromarray(array).save(fh, format=fmt, **options))
+    return atomic_write(
+        p, lambda fh: Image.fromarray(array).save(fh, format=fmt, **options), overwrite=overwrite
+    )

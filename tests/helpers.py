@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,34 @@ def pan_frames(n=10, h=96, w=128, step=3):
     """A camera pan over a real photo: frame k is shifted by k*step pixels."""
     img = np.asarray(Image.open(DATA / "astronaut.jpg").convert("RGB"))
     return [img[20 : 20 + h, 10 + step * k : 10 + step * k + w].copy() for k in range(n)]
+
+
+def make_clip(path, n=10, w=64, h=48, rotation=0, sar=None, times_ms=None, fps=10):
+    """A real H.264 clip of ``n`` frames, each with a white block in its stored top-left corner
+    and a grey level that counts the frames. ``rotation``: display rotation (degrees
+    counter-clockwise, as a phone writes it); ``sar``: sample aspect ratio; ``times_ms``: frame
+    timestamps in milliseconds (default: 1/fps apart)."""
+    import av
+
+    time_base = Fraction(1, 1000)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.options = {"crf": "0", "preset": "ultrafast"}
+        s.codec_context.time_base = time_base
+        if rotation:
+            s.set_display_rotation(rotation)
+        if sar is not None:
+            s.codec_context.sample_aspect_ratio = Fraction(sar)
+        for i in range(n):
+            f = np.full((h, w, 3), 40 + (i * 7) % 150, np.uint8)
+            f[: h // 2, : w // 4] = 255
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts = times_ms[i] if times_ms else round(i * 1000 / fps)
+            vf.time_base = time_base
+            c.mux(s.encode(vf))
+        c.mux(s.encode(None))
+    return path
 
 
 def write_folder(frames, folder):

@@ -10,6 +10,7 @@ the model load would give another message, so they also prove that no work was d
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 
@@ -141,8 +142,8 @@ BAD_TRAIN_OPTIONS = [
     (["--iterations", "0"], "--iterations", ">= 1"),
     (["--batch-size", "-2"], "--batch-size", ">= 1"),
     (["--crop", "33"], "--crop", "multiple of 8"),
-    (["--crop", "24"], "--crop", ">= 32"),
-    (["--resize", "16"], "--resize", ">= 32"),
+    (["--crop", "32"], "--crop", ">= 40"),
+    (["--resize", "16"], "--resize", ">= 40"),
     (["--lr", "0"], "--lr", "> 0"),
     (["--lr", "inf"], "--lr", "finite"),
     (["--lr-decay=-1"], "--lr-decay", ">= 0"),
@@ -550,3 +551,150 @@ def test_training_images_read_like_every_other_image(tmp_path, monkeypatch):
             CropSampler.from_files([tmp_path / name], 64, 32, "--content")
         line = str(info.value)
         assert "\n" not in line and all(n in line for n in needles), line
+
+
+# ------------------------------------------------------------------- the environment
+
+
+@pytest.mark.parametrize(
+    ("env", "needles"),
+    [
+        ({"WORLD_SIZE": ""}, ("WORLD_SIZE=''", "whole number", "unset it")),
+        ({"WORLD_SIZE": "two"}, ("WORLD_SIZE='two'", "whole number")),
+        ({"WORLD_SIZE": "2", "RANK": ""}, ("RANK is empty", "torchrun")),
+        (
+            {"WORLD_SIZE": "2", "RANK": "5", "LOCAL_RANK": "0", "MASTER_ADDR": "h"}
+            | {"MASTER_PORT": "1"},
+            ("RANK='5'", "from 0 to 1"),
+        ),
+        (
+            {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "x", "MASTER_ADDR": "h"}
+            | {"MASTER_PORT": "1"},
+            ("LOCAL_RANK='x'",),
+        ),
+    ],
+)
+def test_bad_distributed_variables(f, capsys, monkeypatch, env, needles):
+    """Refused before any image is read (the folders here hold none)."""
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    empty = f["tmp"] / "empty"
+    empty.mkdir()
+    argv = ["train", "--content", empty, "--style", empty, "--out", f["tmp"] / "run", "--init",
+            NO_MODEL]  # fmt: skip
+    rc, _, err = run(capsys, *argv)
+    refused(rc, err, *needles)
+
+
+def test_bad_ccpl_and_hub_variables(f, capsys, monkeypatch):
+    monkeypatch.setenv("CCPL_MODELS_DIR", str(f["good"]))
+    rc, _, err = run(capsys, "weights", "list")
+    refused(rc, err, "CCPL_MODELS_DIR=", "is a file, not a folder", "unset it")
+    monkeypatch.setenv("CCPL_MODELS_DIR", str(f["tmp"] / "models"))
+    monkeypatch.setenv("CCPL_MANIFEST", str(f["tmp"] / "gone.json"))
+    rc, _, err = run(capsys, "weights", "list")
+    refused(rc, err, "CCPL_MANIFEST=", "not found", "unset it")
+    monkeypatch.delenv("CCPL_MANIFEST")
+    # the Hub client parses these as whole seconds when imported: "2.5" failed that import
+    hosted = {"repo_id": "me/weights", "revision": "0" * 40, "hosted": True}
+    entry = {"kind": "model", "mode": "art", "hub": hosted,
+             "files": [{"name": "x.safetensors", "sha256": "0" * 64, "size": 10}]}  # fmt: skip
+    manifest = f["tmp"] / "hosted.json"
+    manifest.write_text(json.dumps({"schema_version": 1, "models": {"x": entry}}))
+    for name, value in [("HF_HUB_ETAG_TIMEOUT", "abc"), ("HF_HUB_DOWNLOAD_TIMEOUT", "2.5")]:
+        monkeypatch.setenv(name, value)
+        argv = ["weights", "--manifest", manifest, "--models-dir", f["tmp"] / "m", "download", "x"]
+        rc, _, err = run(capsys, *argv)
+        refused(rc, err, f"{name}={value!r}", "whole number", warnings=True)
+        monkeypatch.delenv(name)
+
+
+# ------------------------------------------------------------------ files and options
+
+
+def test_manifest_saved_as_utf16_is_read(tmp_path, capsys, photo_net):
+    from helpers import tiny_manifest
+
+    path, models = tiny_manifest(tmp_path, photo_net)
+    text = path.read_text()
+    for encoding in ("utf-16", "utf-8-sig", "utf-32"):  # the first two write a BOM
+        path.write_bytes(text.encode(encoding))
+        rc, out, err = run(capsys, "weights", "--manifest", path, "--models-dir", models, "list")
+        assert rc == 0 and "tiny" in out and "Traceback" not in err, (encoding, err)
+    path.write_bytes(text.encode("utf-8").replace(b'"tiny"', b'"t\xe9ny"'))  # Latin-1 byte
+    rc, _, err = run(capsys, "weights", "--manifest", path, "list")
+    refused(rc, err, str(path), "not UTF-8", "save it as UTF-8")
+
+
+def test_the_smallest_crop_accepted_trains(mode="art"):
+    """The declared minimum of `crop` is one that every mode can train on (art needs the most:
+    its style crops give SCT 1/8-scale features)."""
+    from ccpl_core.declared import options_of
+    from ccpl_core.models.untrained import random_sctnet
+    from ccpl_core.training import CropSampler, PairBatches, TrainConfig, Trainer
+
+    low = options_of(TrainConfig)["crop"].low
+    images = [torch.randint(0, 255, (3, low + 8, low + 8), dtype=torch.uint8) for _ in range(2)]
+    cfg = TrainConfig(mode=mode, iterations=1, batch_size=1, crop=low, resize=low, workers=0,
+                      precision="fp32", save_every=0)  # fmt: skip
+    batches = PairBatches(
+        CropSampler(images, low, "content"), CropSampler(images, low, "style"), 1, 0
+    )
+    trainer = Trainer(random_sctnet(mode, seed=1), cfg, batches, None, device="cpu")
+    trainer.run()
+    assert trainer.iteration == 1 and np.isfinite(trainer.history[-1]["total"])
+
+
+def test_eval_output_in_a_missing_folder_is_refused_before_measuring(f, capsys):
+    argv = ["eval", "temporal", "--source", "a", "--stylized", "b"]
+    rc, _, err = run(capsys, *argv, "-o", f["tmp"] / "no" / "such" / "m.json")
+    refused(rc, err, "m.json", f"{f['tmp'] / 'no' / 'such'} does not exist", "create it")
+
+
+def test_a_file_name_that_is_not_utf8_does_not_stop_the_batch(tmp_path, model):
+    """On a strict UTF-8 terminal; the name is printed with escapes, the batch goes on."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad = os.fsdecode(b"caf\xe9.png")  # Latin-1: not valid UTF-8
+    noise(folder / bad, 24, 32)
+    noise(folder / "good.png", 24, 32, seed=1)
+    style = noise(tmp_path / "style.png", 40, 40, seed=2)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env |= {"PYTHONIOENCODING": "utf-8:strict", "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "1"}
+    argv = ["stylize", folder, "--style", style, "--model", model, "--size", "0", "--palette",
+            "0", "--wct", "0", "-o", f"{out}/"]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "ccpl_core", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert sorted(os.listdir(os.fsencode(out))) == [b"caf\xe9_stylized.png", b"good_stylized.png"]
+    assert "caf\\udce9_stylized.png" in done.stdout
+
+
+def test_finetune_reads_its_content_images_as_it_needs_them(tmp_path):
+    """A bounded cache: memory does not grow with the number of content images."""
+    from ccpl_core.models.untrained import random_sctnet
+    from ccpl_core.training.data import ImageFiles
+    from ccpl_core.training.finetune import finetune
+
+    files = [noise(tmp_path / f"{i}.png", 64, 80, seed=i) for i in range(12)]
+    content = ImageFiles(files, 64, cache=3)
+    content.check("--content")
+    style = torch.rand(1, 3, 64, 64)
+    result = finetune(random_sctnet("photo", seed=1), style, content, steps=3, crop=40,
+                      batch_size=2, device="cpu", precision="fp32")  # fmt: skip
+    assert result.metadata["ccpl.steps"] == "3"
+    assert len(content._decoded) <= 3
+    noise(tmp_path / "small.png", 40, 50)
+    with pytest.raises(Exception, match=r"small\.png is only 50x40"):
+        ImageFiles([tmp_path / "small.png"], 64).check("--content")

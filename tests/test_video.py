@@ -97,6 +97,8 @@ def test_video_to_folder_and_audio_copied(tmp_path):
     out = FrameSink(tmp_path / "frames", src.info)
     for f in src:
         out.write(f)
+    assert not (tmp_path / "frames").exists()  # a frames folder appears complete, on close
+    out.close()
     assert len(list((tmp_path / "frames").glob("*.png"))) == 12
 
 

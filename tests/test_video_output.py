@@ -13,7 +13,7 @@ from helpers import pan_frames, write_folder
 
 from ccpl_core import InputError
 from ccpl_core.video import FrameSink, FrameSource
-from ccpl_core.video.io import INCOMPLETE_MARK, VideoInfo
+from ccpl_core.video.io import VideoInfo
 
 
 def clip_with_audio(path, frames, codec, layout="mono", rate=16000, fps=12):
@@ -123,21 +123,22 @@ def test_overwrite_of_a_frames_folder_leaves_no_stale_frames(tmp_path):
     out = tmp_path / "frames"
     for count in (8, 5):
         sink = FrameSink(out, info, overwrite=True)
-        assert (out / INCOMPLETE_MARK).exists()
         for f in long[:count]:
             sink.write(f)
+        # the older folder stays whole until the new one replaces it
+        assert not out.exists() if count == 8 else len(list(out.iterdir())) == 8
         sink.close()
     assert sorted(p.name for p in out.iterdir()) == [f"frame_{i:06d}.png" for i in range(5)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "in"]
 
 
-def test_interrupted_frames_folder_is_marked(tmp_path):
+def test_interrupted_frames_folder_leaves_nothing(tmp_path):
     frames = pan_frames(4)
     info = FrameSource(write_folder(frames, tmp_path / "in")).info
     sink = FrameSink(tmp_path / "frames", info)
     sink.write(frames[0])
     sink.abort()
-    names = sorted(p.name for p in (tmp_path / "frames").iterdir())
-    assert names == ["_INCOMPLETE", "frame_000000.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
 
 
 def test_long_output_names_and_unknown_suffix(tmp_path):
@@ -150,29 +151,6 @@ def test_long_output_names_and_unknown_suffix(tmp_path):
     (tmp_path / "clip.xyz").write_bytes(b"")
     with pytest.raises(InputError, match="unknown video suffix"):
         FrameSink(tmp_path / "clip.xyz", info, overwrite=True)
-
-
-def test_variable_frame_rate_is_reported(tmp_path, caplog):
-    frames = pan_frames(10)
-    path = tmp_path / "vfr.mkv"
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=10)
-        s.width, s.height, s.pix_fmt = 128, 96, "yuv420p"
-        s.codec_context.time_base = Fraction(1, 1000)
-        times = [0, 100, 200, 300, 700, 800, 900, 1000, 1100, 1200]  # a 0.4 s gap
-        for f, t in zip(frames, times, strict=True):
-            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
-            vf.pts, vf.time_base = t, Fraction(1, 1000)
-            c.mux(s.encode(vf))
-        c.mux(s.encode(None))
-    with caplog.at_level(logging.WARNING, logger="ccpl"):
-        assert len(list(FrameSource(path))) == 10
-    assert "variable frame rate" in caplog.text
-    caplog.clear()
-    steady = clip_with_audio(tmp_path / "cfr.mp4", frames, None)
-    with caplog.at_level(logging.WARNING, logger="ccpl"):
-        list(FrameSource(steady))
-    assert "variable frame rate" not in caplog.text
 
 
 def test_the_output_name_picks_the_sink(tmp_path):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from ..errors import InputError
+from ..fsutil import atomic_write, refuse_inputs
 from ..images import check_writable, load_image_resized, max_pixels, planned_size, resize_short_side
 from ..loading import load_model
 from ..option_specs import FRAME_SIZE, METRIC_FLOW
@@ -40,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_argument(t, METRIC_FLOW)
     t.add_argument("-o", "--output", default=None, help="also write the JSON here")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing -o file")
     t.set_defaults(func=run_temporal)
 
 
@@ -48,7 +51,7 @@ def run_temporal(args: argparse.Namespace) -> int:
     import torch
 
     if args.output:
-        check_writable([Path(args.output)])
+        check_json_output(args)
     limit = max_pixels(args.max_pixels)  # resolved once: a bad $CCPL_MAX_PIXELS is refused here
     src = FrameSource(args.source, max_pixels=limit)
     out = FrameSource(args.stylized, max_pixels=limit)
@@ -86,6 +89,23 @@ def run_temporal(args: argparse.Namespace) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.output:
-        with open(args.output, "w") as fh:
-            fh.write(text + "\n")
+        data = (text + "\n").encode()
+        atomic_write(args.output, lambda fh: fh.write(data), overwrite=args.overwrite)
     return 0
+
+
+def check_json_output(args: argparse.Namespace) -> None:
+    """Refuse, before anything is measured, a ``-o`` that could not or must not be written: in
+    a folder that does not exist, over an existing file (without ``--overwrite``) or over one of
+    the inputs (the clip it measures)."""
+    out = Path(args.output)
+    refuse_inputs(out, [args.source, args.stylized, args.style, args.model])
+    if out.is_dir():
+        raise InputError(f"-o {out} is a folder; name a file for the JSON")
+    if not out.parent.is_dir():
+        raise InputError(
+            f"-o {out}: the folder {out.parent} does not exist; create it or choose another place"
+        )
+    if os.path.lexists(out) and not args.overwrite:
+        raise InputError(f"output exists: {out} (use --overwrite)")
+    check_writable([out])

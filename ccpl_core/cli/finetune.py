@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from tqdm import tqdm
 
 from ..errors import InputError
+from ..fsutil import refuse_inputs
 from ..images import check_writable, load_image
 from ..loading import load_model
 from ..option_specs import (
@@ -21,7 +23,8 @@ from ..option_specs import (
     STEPS,
     STYLE_WEIGHT,
 )
-from ..training.data import list_images, load_resized
+from ..stopping import STOPPED_EXIT, GracefulStop, Stopped, how_stopped
+from ..training.data import ImageFiles, list_images
 from ..training.finetune import PRESETS, finetune
 from ..weights.files import save_sctnet
 from .arguments import (
@@ -32,6 +35,9 @@ from .arguments import (
     output_group,
     style_group,
 )
+
+#: Shorter side content images are read at (larger when the crop is larger).
+CONTENT_SIDE = 512
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,14 +66,15 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix != ".safetensors":
         raise InputError(f"-o {out}: the output must be a .safetensors file")
-    if out.exists() and not args.overwrite:
+    if os.path.lexists(out) and not args.overwrite:
         raise InputError(f"output exists: {out} (use --overwrite)")
+    refuse_inputs(out, [args.model, *args.style])
     check_writable([out])  # the result is written after the whole run: refused now, not then
+    # read when a crop needs them (a bounded cache): memory does not grow with their number
+    contents = ImageFiles(list_images(args.content, "--content"), CONTENT_SIDE)
+    contents.check("--content")
     model = load_model(args.model, **model_options(args))  # None: the manifest's default
     styles = [load_image(s)[0] for s in args.style]
-    contents = [
-        load_resized(f, 512)[None].float() / 255 for f in list_images(args.content, "--content")
-    ]
     steps = args.steps if args.steps is not None else PRESETS[args.preset][0]
     bar = tqdm(total=steps, unit="step", desc="finetune", disable=None)
 
@@ -75,30 +82,34 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
         bar.set_postfix(style=f"{losses['style']:.3g}", ccpl=f"{losses['ccpl']:.3g}")
 
-    try:
-        result = finetune(
-            model,
-            styles,
-            contents,
-            steps=args.steps,
-            lr=args.lr,
-            crop=args.crop,
-            batch_size=args.batch_size,
-            preset=args.preset,
-            content_weight=args.content_weight,
-            style_weight=args.style_weight,
-            ccpl_weight=args.ccpl_weight,
-            seed=args.seed,
-            device=args.device,
-            precision=args.precision,
-            on_step=on_step,
+    stop = GracefulStop()  # Ctrl-C, SIGTERM, SIGHUP: finish the step in progress, then save
+    with stop.installed():
+        try:
+            result = finetune(
+                model,
+                styles,
+                contents,
+                steps=args.steps,
+                lr=args.lr,
+                crop=args.crop,
+                batch_size=args.batch_size,
+                preset=args.preset,
+                content_weight=args.content_weight,
+                style_weight=args.style_weight,
+                ccpl_weight=args.ccpl_weight,
+                seed=args.seed,
+                device=args.device,
+                precision=args.precision,
+                on_step=on_step,
+                should_stop=stop.requested,
+            )
+        finally:
+            bar.close()
+        # self-contained (with its encoder), so the file works wherever it is moved
+        path = save_sctnet(
+            result.model, out, result.metadata, include_encoder=True, overwrite=args.overwrite
         )
-    finally:
-        bar.close()
-    # self-contained (with its encoder), so the file works wherever it is moved
-    path = save_sctnet(
-        result.model, out, result.metadata, include_encoder=True, overwrite=args.overwrite
-    )
-    state = "interrupted, saved the last complete step" if result.interrupted else "done"
+    stopped = result.interrupted or (Stopped(stop.signum) if stop.signum else None)
+    state = f"{how_stopped(stopped)}, saved the last complete step" if stopped else "done"
     print(f"{path} ({state}, {result.metadata['ccpl.steps']} steps)")
-    return 130 if result.interrupted else 0
+    return STOPPED_EXIT if stopped else 0

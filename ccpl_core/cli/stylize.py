@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..errors import InputError, describe, expected_errors, for_cli
+from ..errors import InputError, OutputExists, describe, expected_errors, for_cli
+from ..fsutil import natural_key, refuse_inputs
 from ..images import (
     IMAGE_SUFFIXES,
     check_output_size,
@@ -89,12 +90,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def collect_images(paths: list[str]) -> list[Path]:
-    """Image files named directly or found (non-recursively) in named folders, in order."""
+    """Image files named directly or found (non-recursively) in named folders, in order
+    (numbered names in natural order: 2.png before 10.png)."""
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(
+                (f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES), key=natural_key
+            )
             if not found:
                 raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {p}")
             out += found
@@ -170,9 +174,11 @@ def run(args: argparse.Namespace) -> int:
     inputs = collect_images(args.content)
     targets = output_paths(inputs, args.output)
     jobs = list(zip(inputs, targets, strict=True))
-    existing = [t for t in targets if t.exists()]
+    sources = [*inputs, *args.style, args.mask, args.outside_style, args.model]
+    refuse_inputs(targets, sources)
+    existing = [t for t in targets if os.path.lexists(t)]
     if existing and args.skip_existing:
-        jobs = [(src, dst) for src, dst in jobs if not dst.exists()]
+        jobs = [(src, dst) for src, dst in jobs if not os.path.lexists(dst)]
         print(
             f"ccpl stylize: skipping {len(existing)} image(s) whose output exists",
             file=sys.stderr,
@@ -214,20 +220,34 @@ def run(args: argparse.Namespace) -> int:
     color = color_method(args)
     need = stylizer.stride + 1  # the decoder's reflection padding needs 2 feature rows
 
-    for src, dst, (ph, pw) in tqdm(
-        planned, desc="stylize", unit="img", disable=len(planned) < 2 or None
-    ):
-        try:
-            if min(ph, pw) < need:
-                raise InputError(
-                    f"{src} would be stylised at {pw}x{ph} pixels; the {stylizer.mode} model "
-                    f"needs at least {need} pixels a side: use a larger image or --size {need}"
-                )
-            _stylize_one(stylizer, prepared, outside, mask_image, color, src, dst, args, limit)
-        except expected_errors() as exc:
-            failures.add(src, exc)
-            continue
-        print(dst)
+    written = 0
+    try:
+        for src, dst, (ph, pw) in tqdm(
+            planned, desc="stylize", unit="img", disable=len(planned) < 2 or None
+        ):
+            try:
+                if min(ph, pw) < need:
+                    raise InputError(
+                        f"{src} would be stylised at {pw}x{ph} pixels; the {stylizer.mode} "
+                        f"model needs at least {need} pixels a side: use a larger image or "
+                        f"--size {need}"
+                    )
+                _stylize_one(stylizer, prepared, outside, mask_image, color, src, dst, args, limit)
+            except OutputExists as exc:
+                if not args.skip_existing:
+                    failures.add(src, exc)
+                continue  # it appeared during the run: --skip-existing leaves it alone
+            except expected_errors() as exc:
+                failures.add(src, exc)
+                continue
+            written += 1
+            print(dst, flush=True)
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: the image in progress is dropped
+        if len(planned) > 1:
+            exc.kept = (  # type: ignore[attr-defined]
+                f"{written} of {len(planned)} images written; rerun with --skip-existing to finish"
+            )
+        raise
     return failures.finish()
 
 

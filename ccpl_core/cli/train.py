@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import signal
-import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from .. import environment
 from ..errors import InputError
+from ..fsutil import atomic_write, refuse_inputs
 from ..images import check_writable
 from ..loading import load_model
 from ..models import SCTNet
 from ..option_specs import TRAIN
+from ..stopping import STOPPED_EXIT, GracefulStop
 from ..training import CropSampler, PairBatches, TrainConfig, Trainer, list_images
 from ..training.data import families_of
 from ..training.trainer import LATEST
@@ -61,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="write the final inference model (decoder + SCT) to this .safetensors",
     )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --export file")
     p.set_defaults(func=run)
 
 
@@ -119,42 +118,15 @@ def _from_checkpoint(tensors: dict, meta: dict, args: argparse.Namespace) -> SCT
     return net
 
 
-class GracefulStop:
-    """The first Ctrl-C or SIGTERM asks training to stop after the current step (and save it);
-    a second one stops at once."""
-
-    def __init__(self) -> None:
-        self._asked = False
-
-    def requested(self) -> bool:
-        return self._asked
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self._asked:
-            raise KeyboardInterrupt
-        self._asked = True
-        print("stopping after this step (Ctrl-C again to stop at once)", file=sys.stderr)
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield  # signal handlers can only be set from the main thread
-            return
-        old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
-
-
 def init_distributed(device: str) -> tuple[int, str]:
-    """Join a torchrun job when WORLD_SIZE > 1: returns (rank, device for this rank)."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    """Join a torchrun job when WORLD_SIZE > 1: returns (rank, device for this rank).
+
+    The launcher's variables are checked first (:func:`ccpl_core.environment.world_size`)."""
+    if environment.world_size() <= 1:
         return 0, device
     import torch.distributed as dist
 
-    local = int(os.environ.get("LOCAL_RANK", "0"))
+    local = environment.local_rank()
     use_cuda = device in ("auto", "cuda") and torch.cuda.is_available()
     dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     if use_cuda:
@@ -169,6 +141,9 @@ def run(args: argparse.Namespace) -> int:
         export = Path(args.export)
         if export.suffix != ".safetensors":
             raise InputError(f"--export {export}: the model must be a .safetensors file")
+        if os.path.lexists(export) and not args.overwrite:
+            raise InputError(f"--export {export} exists: choose another name or pass --overwrite")
+        refuse_inputs(export, [args.init, args.encoder], "--export")
         check_writable([export])
     rank, args.device = init_distributed(args.device)
     out = Path(args.out)
@@ -209,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{latest} exists: pass --resume to continue or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     if rank == 0:
-        (out / "config.json").write_text(json.dumps(vars(args), default=str, indent=2))
+        config = json.dumps(vars(args), default=str, indent=2).encode()
+        atomic_write(out / "config.json", lambda fh: fh.write(config), overwrite=True)
     bar = tqdm(
         total=cfg.iterations,
         initial=trainer.iteration,
@@ -222,18 +198,20 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
         bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items() if k not in ("iteration", "lr")})
 
-    stop = GracefulStop()
+    stop = GracefulStop()  # Ctrl-C, SIGTERM, SIGHUP: finish and save the step in progress
     try:
         with stop.installed():
             trainer.run(on_step=on_step, should_stop=stop.requested)
-    except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep the last checkpoint
-        print(f"stopped at once; the last checkpoint in {latest} is kept", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # a second one: stop at once, keep the last checkpoint
+        kept = f"stopped at once; the last checkpoint in {latest} is kept"
+        exc.kept = kept  # type: ignore[attr-defined]
+        raise
     finally:
         bar.close()
     if stop.requested():
         print(f"stopped at iteration {trainer.iteration}; checkpoint saved to {latest}")
-        return 130
+        return STOPPED_EXIT
     if args.export and rank == 0:
-        print(trainer.export(args.export, {"ccpl.source": "ccpl train"}))
+        meta = {"ccpl.source": "ccpl train"}
+        print(trainer.export(args.export, meta, overwrite=args.overwrite))
     return 0

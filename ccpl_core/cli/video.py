@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from ..declared import from_values
 from ..errors import InputError
+from ..fsutil import refuse_inputs
 from ..images import (
     check_pixels,
     check_writable,
@@ -36,7 +37,7 @@ from ..options import finite_float, int_range, parse_pixel_count
 from ..pipeline import Stylizer
 from ..video import FrameSource, VideoOptions
 from ..video.files import check_frame_size, stylize_clip_file
-from ..video.io import VIDEO_SUFFIXES, X264_PRESETS
+from ..video.io import VIDEO_SUFFIXES, X264_PRESETS, check_frames_folder
 from .arguments import (
     add_argument,
     color_arguments,
@@ -114,7 +115,7 @@ def check_output(output: str, overwrite: bool) -> Path:
     if suffix in VIDEO_SUFFIXES:
         if path.is_dir():
             raise InputError(f"-o {output} is a folder; choose a file name for the video")
-        if path.exists() and not overwrite:
+        if os.path.lexists(path) and not overwrite:
             raise InputError(f"output exists: {path} (use --overwrite)")
         check_writable([path])
         return path
@@ -123,11 +124,10 @@ def check_output(output: str, overwrite: bool) -> Path:
             f"-o {output}: {suffix} is not a video format; use one of "
             f"{', '.join(VIDEO_SUFFIXES)}, or end the name with / for a folder of PNG frames"
         )
-    if path.exists() and not path.is_dir():
+    if os.path.lexists(path) and not path.is_dir():
         raise InputError(f"-o {output} is a file; a folder of frames needs a folder name")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise InputError(f"output folder {path} is not empty (use --overwrite)")
-    check_writable([path / "frame_000000.png"])
+    check_frames_folder(path, overwrite)
+    check_writable([path])
     return path
 
 
@@ -139,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     source = FrameSource(args.input, fps=args.fps, max_pixels=limit)
     oh, ow = planned_size(source.info.height, source.info.width, args.size)
     check_pixels(f"output frames of {args.input} at --size {args.size}", ow, oh, limit)
+    video = Path(args.output).suffix.lower() in VIDEO_SUFFIXES
+    refuse_inputs(args.output, [args.input, *args.style, args.model], folder=not video)
     output = check_output(args.output, args.overwrite)
     styles = [load_image_resized(s, args.style_size, limit, "style") for s in args.style]
     model = load_model(args.model, **model_options(args))

@@ -19,6 +19,7 @@ from ..weights.manifest import (
     load_manifest,
     manifest_path,
     parse_manifest,
+    read_json,
 )
 from ..weights.resolve import default_models_dir
 from ..weights.store import bundled_path, locate, verify
@@ -218,10 +219,11 @@ def run_publish(args: argparse.Namespace) -> int:
     print(json.dumps(entry, indent=2))
     if args.write:
         path = manifest_path(args.manifest)
-        data = json.loads(path.read_text())
+        data = read_json(path)
         data["models"].update(entry)
         parse_manifest(data, path)
         text = (json.dumps(data, indent=2) + "\n").encode()
-        atomic_write(path, lambda fh: fh.write(text))  # never a half-written manifest
+        # never a half-written manifest; it is this command's to update
+        atomic_write(path, lambda fh: fh.write(text), overwrite=True)
         print(f"added {args.name} to {path}")
     return 0

@@ -11,12 +11,23 @@ from dataclasses import dataclass
 
 from ..declared import Option, check_fields, declared
 from ..errors import InputError
-from ..modes import MODE_NAMES
+from ..modes import MODE_NAMES, MODES
 from ..runtime import PRECISIONS
 from .teacher import CONTENT_SIZE as TEACHER_MAX_SIDE
 
 STAGES = ("joint", "reconstruct", "sct")
 SCT_TARGETS = ("wct", "moments", "shape")
+
+
+def _smallest_crop() -> int:
+    """The smallest crop every mode trains on: a style crop must give SCT its smallest style
+    feature map (5x5 at relu4_1, 1/8 scale: 40 pixels for art), in steps of 8 pixels. A smaller
+    floor let `crop` 32 through, which failed inside the first step."""
+    return max(-(-m.min_style_size // 8) * 8 for m in MODES.values())
+
+
+#: Smallest `crop` (and `resize`) accepted.
+MIN_CROP = _smallest_crop()
 
 
 def _count(name: str, default: int, help: str, low: int = 0, **more) -> Option:
@@ -55,14 +66,14 @@ class TrainConfig:
             256,
             "training crop size, a multiple of 8",
             "int",
-            low=32,
+            low=MIN_CROP,
             multiple=8,
             widget_low=64,
             widget_high=1024,
         )
     )
     resize: int = declared(
-        _count("resize", 512, "shorter side before cropping, at least the crop size", low=32)
+        _count("resize", 512, "shorter side before cropping, at least the crop size", low=MIN_CROP)
     )
     lr: float = declared(
         Option(

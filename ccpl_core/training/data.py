@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,12 @@ import torch
 from PIL import Image
 
 from ..errors import InputError
-from ..images import IMAGE_SUFFIXES, load_frame
+from ..images import IMAGE_SUFFIXES, image_size, load_frame
 
 #: Images smaller than this on their shorter side are refused (they cannot give useful crops).
 MIN_TRAIN_SIDE = 64
+#: Images :class:`ImageFiles` keeps decoded (at a 512-pixel shorter side, about 1 MB each).
+IMAGE_CACHE = 32
 
 
 def list_images(source: str | os.PathLike | Sequence[str | os.PathLike], what: str) -> list[Path]:
@@ -64,6 +67,56 @@ def resized_for_training(rgb: np.ndarray, short_side: int, what: str) -> torch.T
     return torch.from_numpy(np.array(im, copy=True)).permute(2, 0, 1).contiguous()
 
 
+class ImageFiles(Sequence[torch.Tensor]):
+    """Training images read from their files when a crop needs them (uint8 [3, h, w], shorter
+    side ``short_side``), the last ``cache`` of them kept decoded.
+
+    Memory stays bounded whatever the number of files: a finetune on 300 video frames held all
+    of them decoded (2 GB) before its first step. :meth:`check` reads every header up front, so
+    an unreadable or too small file is refused before any training.
+    """
+
+    def __init__(self, files: Iterable[Path], short_side: int, cache: int = IMAGE_CACHE) -> None:
+        self.files = list(files)
+        self.short_side = short_side
+        self.cache = max(1, cache)
+        self._decoded: OrderedDict[int, torch.Tensor] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = range(len(self))[index]
+        image = self._decoded.pop(index, None)
+        if image is None:
+            image = load_resized(self.files[index], self.short_side)
+        self._decoded[index] = image
+        while len(self._decoded) > self.cache:
+            self._decoded.popitem(last=False)
+        return image
+
+    def at_least(self, side: int) -> ImageFiles:
+        """These files read with a shorter side of at least ``side``."""
+        if self.short_side >= side:
+            return self
+        return ImageFiles(self.files, side, self.cache)
+
+    def check(self, what: str) -> None:
+        """Refuse, from the headers alone, a file that cannot be read or is too small."""
+        for path in self.files:
+            try:
+                w, h = image_size(path)
+            except OSError as exc:
+                raise InputError(f"cannot read training image {path}: {exc}") from exc
+            if min(w, h) < MIN_TRAIN_SIDE:
+                raise InputError(
+                    f"{what}: {path} is only {w}x{h}; images need a shorter side of at least "
+                    f"{MIN_TRAIN_SIDE} pixels"
+                )
+
+
 def tensors_to_uint8(images: torch.Tensor) -> list[torch.Tensor]:
     """Float [B, 3, H, W] in [0, 1] (e.g. a ComfyUI IMAGE batch) -> list of uint8 [3, H, W]."""
     return [(img.clamp(0, 1) * 255).round().to(torch.uint8) for img in images]
@@ -94,13 +147,17 @@ class CropSampler:
     ) -> None:
         if not images:
             raise InputError(f"{what}: no images")
-        small = [tuple(im.shape[-2:]) for im in images if min(im.shape[-2:]) < crop]
-        if small:
-            raise InputError(
-                f"{what}: {len(small)} image(s) are smaller than the crop size {crop} "
-                f"(e.g. {small[0][1]}x{small[0][0]}); use a smaller crop or larger images"
-            )
-        self.images = list(images)
+        if isinstance(images, ImageFiles):  # read when sampled, at a size that fits the crop
+            images = images.at_least(crop)
+        else:
+            small = [tuple(im.shape[-2:]) for im in images if min(im.shape[-2:]) < crop]
+            if small:
+                raise InputError(
+                    f"{what}: {len(small)} image(s) are smaller than the crop size {crop} "
+                    f"(e.g. {small[0][1]}x{small[0][0]}); use a smaller crop or larger images"
+                )
+            images = list(images)
+        self.images: Sequence[torch.Tensor] = images
         self.crop = crop
         self.groups: list[list[int]] | None = None
         if families is not None:

@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..images import to_rgb
 from ..models import SCTNet
 from .config import TrainConfig
-from .data import CropSampler, PairBatches, tensors_to_uint8
+from .data import CropSampler, ImageFiles, PairBatches, tensors_to_uint8
 from .trainer import Trainer
 
 #: Presets that work out of the box: (steps, learning rate, crop, batch).
@@ -104,14 +104,18 @@ def finetune(
     precision: str = "auto",
     on_step: Callable[[dict], None] | None = None,
     interrupt_types: tuple[type[BaseException], ...] = (KeyboardInterrupt,),
+    should_stop: Callable[[], bool] | None = None,
 ) -> FinetuneResult:
     """Finetune a copy of ``model`` on ``style`` image(s) with ``content`` images.
 
-    ``on_step`` receives each step's losses. An exception of ``interrupt_types`` (Ctrl-C, or
-    ComfyUI's interrupt raised from ``on_step``) after at least one step ends the run early: the
-    result holds the last completed step and the exception in ``interrupted``, so the caller can
-    keep the work and then re-raise. The numbers are checked by :class:`TrainConfig` (``steps``
-    as `iterations`), the loss weights' defaults are its.
+    ``content`` may be :class:`~ccpl_core.training.data.ImageFiles`: its files are then read
+    when a crop needs them, so memory does not grow with their number. ``on_step`` receives each
+    step's losses. An exception of ``interrupt_types`` (Ctrl-C, or ComfyUI's interrupt raised
+    from ``on_step``) after at least one step ends the run early: the result holds the last
+    completed step and the exception in ``interrupted``, so the caller can keep the work and
+    then re-raise. ``should_stop`` is asked after each step (a graceful stop: the run ends with
+    that step). The numbers are checked by :class:`TrainConfig` (``steps`` as `iterations`),
+    the loss weights' defaults are its.
     """
     if preset not in PRESETS:
         raise InputError(f"preset: expected one of {', '.join(PRESETS)}, got {preset!r}")
@@ -138,7 +142,10 @@ def finetune(
     cfg.log_every = max(1, cfg.iterations // 50)
     with torch.inference_mode(False), torch.enable_grad():
         styles = _as_uint8_list(style, cfg.crop, "style")
-        contents = _as_uint8_list(content, cfg.crop, "content")
+        if isinstance(content, ImageFiles):
+            contents = content.at_least(cfg.crop)
+        else:
+            contents = _as_uint8_list(content, cfg.crop, "content")
         net = copy.deepcopy(model).cpu()
         # parameters may be inference tensors (ComfyUI): rebuild them as normal tensors
         net.load_state_dict({k: v.clone() for k, v in model.state_dict().items()})
@@ -151,7 +158,7 @@ def finetune(
         trainer = Trainer(net, cfg, batches, out_dir=None, device=device)
         interrupted: BaseException | None = None
         try:
-            trainer.run(on_step=on_step)
+            trainer.run(on_step=on_step, should_stop=should_stop)
         except interrupt_types as exc:
             if trainer.iteration == 0:
                 raise

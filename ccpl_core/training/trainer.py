@@ -25,6 +25,7 @@ from ..images import save_image
 from ..models import SCTNet
 from ..pipeline import Stylizer
 from ..runtime import resolve_device, resolve_dtype
+from ..stopping import STOP_SIGNALS
 from ..weights.files import save_sctnet
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -179,21 +180,29 @@ class Trainer:
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         self.iteration = load_checkpoint(path, self.module, self.optim, self.cfg)
 
-    def export(self, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> Path:
-        """Write the inference weights (decoder + SCT) that LoadSCTModel and the CLI load."""
+    def export(
+        self,
+        path: str | os.PathLike,
+        metadata: dict[str, str] | None = None,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write the inference weights (decoder + SCT) that LoadSCTModel and the CLI load; an
+        existing file is replaced only with ``overwrite``."""
         meta = {
             "ccpl.iterations": str(self.iteration),
             "ccpl.config": json.dumps(dataclasses.asdict(self.cfg), sort_keys=True),
             **(metadata or {}),
         }
-        return save_sctnet(self.module.net, path, meta, overwrite=True)
+        return save_sctnet(self.module.net, path, meta, overwrite=overwrite)
 
     # ----------------------------------------------------------------- logging
     def _log(self, rec: dict) -> None:
         if self.rank != 0 or self.out_dir is None:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.out_dir / "log.jsonl", "a") as fh:
+        # appended in place (a log grows), but never through a symlink planted in the run folder
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(self.out_dir / "log.jsonl", flags, 0o666), "a") as fh:
             fh.write(json.dumps(rec) + "\n")
 
     def save_validation(self) -> Path | None:
@@ -212,11 +221,12 @@ class Trainer:
 
 
 def _leave_stop_signals_to_the_trainer(worker_id: int) -> None:
-    """Data workers ignore Ctrl-C and SIGTERM: a terminal's Ctrl-C (or ``kill`` of the process
-    group) reaches every process, and a worker that died of it made the trainer fail mid-step
-    instead of stopping gracefully and saving that step. The trainer shuts its workers down."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """Data workers ignore the stop signals (Ctrl-C, SIGTERM, SIGHUP): a terminal's Ctrl-C (or
+    ``kill`` of the process group, or a closed terminal) reaches every process, and a worker that
+    died of it made the trainer fail mid-step instead of stopping gracefully and saving that
+    step. The trainer shuts its workers down."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def training_dtype(precision: str, device: torch.device) -> torch.dtype:

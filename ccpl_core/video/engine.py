@@ -54,7 +54,7 @@ from ..pipeline import (
 )
 from ..planner import TILE
 from .flow import FLOW_PRESETS
-from .io import FrameSink, FrameSource, VideoInfo
+from .io import FrameSink, FrameSource, Timing, VideoInfo
 from .temporal import (
     FEATURE_FLOW_SIDE,
     Motion,
@@ -166,7 +166,7 @@ def output_info(info: VideoInfo, size: int) -> VideoInfo:
     if not size:
         return info
     height, width = planned_size(info.height, info.width, size)
-    return VideoInfo(info.frames, info.fps, width, height, info.has_audio)
+    return dataclasses.replace(info, width=width, height=height)
 
 
 @dataclass
@@ -372,28 +372,48 @@ def stylize_video(
     options: VideoOptions,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> dict:
-    """Stylise every frame of ``source`` into ``sink``; returns counts and throughput.
+    """Stylise every frame of ``source`` into ``sink`` and publish it; returns counts and
+    throughput.
 
-    Reading the next chunk and writing the last one run in threads beside the network.
+    Reading the next chunk and writing the last one run in threads beside the network. Each
+    frame goes out with its source timestamps. On success the sink is closed (the output
+    appears complete); on any failure or stop it is aborted (nothing appears).
     """
+    try:
+        result = _stream(stylizer, source, sink, style, options, progress)
+        sink.close()
+    except BaseException:
+        sink.abort()
+        raise
+    return result
+
+
+def _stream(
+    stylizer: Stylizer,
+    source: FrameSource,
+    sink: FrameSink,
+    style: PreparedStyle,
+    options: VideoOptions,
+    progress: Callable[[int, int | None], None] | None,
+) -> dict:
     options.validate()
     t0 = time.perf_counter()
     batch = chunk_frames(options.batch, source.info)
     clip_stats = None
     if options.statistics == "clip":
         moments = FeatureMoments(covariance=options.wct > 0)
-        for chunk in _chunks(source, batch):
+        for chunk, _ in _chunks(source, batch):
             stylizer.accumulate(_to_tensor(chunk, options.size), moments)
         clip_stats = moments.stats()
     clip = ClipStylizer(style, options)
     done = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as writer:
         written: Future | None = None
-        for chunk in _read_ahead(_chunks(source, batch)):
+        for chunk, timings in _read_ahead(_chunks(source, batch)):
             out = clip(stylizer, _to_tensor(chunk, options.size), content_stats=clip_stats)
             if written is not None:
                 written.result()
-            written = writer.submit(_write, sink, out)
+            written = writer.submit(_write, sink, out, timings)
             done += len(chunk)
             if progress is not None:
                 progress(done, source.info.frames)
@@ -405,12 +425,16 @@ def stylize_video(
     return {"frames": done, "seconds": seconds, "fps": done / seconds}
 
 
-def _write(sink: FrameSink, frames: torch.Tensor) -> None:
-    for frame in frames.mul(255).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy():
-        sink.write(frame)
+def _write(sink: FrameSink, frames: torch.Tensor, timings: list[Timing | None]) -> None:
+    pixels = frames.mul(255).round_().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    for frame, timing in zip(pixels, timings, strict=True):
+        sink.write(frame, timing)
 
 
-def _read_ahead(chunks: Iterator[list[np.ndarray]]) -> Iterator[list[np.ndarray]]:
+Chunk = tuple[list[np.ndarray], list[Timing | None]]
+
+
+def _read_ahead(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
     """``chunks``, each read in a thread while the caller works on the one before."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read") as reader:
         nxt = reader.submit(next, chunks, None)
@@ -419,12 +443,15 @@ def _read_ahead(chunks: Iterator[list[np.ndarray]]) -> Iterator[list[np.ndarray]
             yield chunk
 
 
-def _chunks(source: FrameSource, size: int):
+def _chunks(source: FrameSource, size: int) -> Iterator[Chunk]:
+    """``size`` frames at a time, with their timings."""
     chunk: list[np.ndarray] = []
-    for frame in source:
+    timings: list[Timing | None] = []
+    for frame, timing in source.timed():
         chunk.append(frame)
+        timings.append(timing)
         if len(chunk) == size:
-            yield chunk
-            chunk = []
+            yield chunk, timings
+            chunk, timings = [], []
     if chunk:
-        yield chunk
+        yield chunk, timings

@@ -54,10 +54,4 @@ def stylize_clip_file(
         crf=crf,
         preset=preset,
     )
-    try:
-        result = stylize_video(stylizer, source, sink, style, options, progress)
-        sink.close()
-    except BaseException:
-        sink.abort()
-        raise
-    return result
+    return stylize_video(stylizer, source, sink, style, options, progress)  # publishes or aborts

@@ -32,19 +32,22 @@ def save_state(
     metadata: dict[str, str] | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write tensors to ``path`` through a temporary file and an atomic rename.
+    """Write tensors to ``path`` through a temporary file and an atomic move
+    (:func:`ccpl_core.fsutil.atomic_write`: never over an existing file without ``overwrite``).
 
     Tensors are written contiguous and in sorted key order, so equal inputs give equal bytes.
     """
     p = Path(path)
-    if p.exists() and not overwrite:
+    if os.path.lexists(p) and not overwrite:
         raise ModelError(f"refusing to overwrite existing file {p}")
     if p.suffix != ".safetensors":
         raise ModelError(f"model files must end in .safetensors, got {p.name}")
     meta = {"ccpl.format": FORMAT_VERSION, **(metadata or {})}
     tensors = {k: state[k].detach().cpu().contiguous() for k in sorted(state)}
     text_meta = {k: str(v) for k, v in meta.items()}
-    return atomic_write(p, lambda fh: write_safetensors(fh, tensors, text_meta))
+    return atomic_write(
+        p, lambda fh: write_safetensors(fh, tensors, text_meta), overwrite=overwrite
+    )
 
 
 _DTYPE_NAMES = {

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import inspect
 import logging
-import math
 import os
 from pathlib import Path
 
+from .. import environment
 from ..errors import ModelError
 from .files import sha256_file
 from .manifest import Entry, FileSpec
@@ -65,6 +65,7 @@ def download(
     lock_timeout: float = LOCK_TIMEOUT,
 ) -> Path:
     """Fetch ``spec`` of a hosted entry into ``folder``; returns the verified final path."""
+    environment.check_hub()
     try:
         from filelock import FileLock, Timeout
         from huggingface_hub import hf_hub_download
@@ -137,13 +138,9 @@ def download(
 
 
 def hub_timeout() -> float:
-    """Seconds the Hub may take to answer a request about a file: HF_HUB_ETAG_TIMEOUT or 10."""
-    raw = os.environ.get("HF_HUB_ETAG_TIMEOUT", "")
-    try:
-        value = float(raw)
-    except ValueError:
-        return DEFAULT_HUB_TIMEOUT
-    return value if math.isfinite(value) and value > 0 else DEFAULT_HUB_TIMEOUT
+    """Seconds the Hub may take to answer a request about a file: HF_HUB_ETAG_TIMEOUT (whole
+    seconds, as the Hub client parses it) or 10."""
+    return float(environment.whole("HF_HUB_ETAG_TIMEOUT", int(DEFAULT_HUB_TIMEOUT), low=1))
 
 
 def _where(entry: Entry, spec: FileSpec) -> str:
@@ -215,6 +212,7 @@ def publish(
     The entry gets the pinned commit (revision), and the name, sha256 and size of every file, so
     the manifest can point at exactly what was uploaded.
     """
+    environment.check_hub()
     from huggingface_hub import HfApi
 
     api = api or HfApi()

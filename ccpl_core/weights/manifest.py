@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
+from .. import environment
 from ..errors import ModelError
 from ..modes import MODE_NAMES
 
@@ -106,19 +107,34 @@ class Manifest:
 
 
 def manifest_path(path: str | os.PathLike | None = None) -> Path:
-    """Explicit path, else $CCPL_MANIFEST, else the bundled weights_manifest.json."""
-    return Path(path or os.environ.get("CCPL_MANIFEST") or DEFAULT_MANIFEST)
+    """Explicit path, else $CCPL_MANIFEST (which must name a file), else the bundled
+    weights_manifest.json."""
+    if path:
+        return Path(path)
+    return environment.file("CCPL_MANIFEST") or DEFAULT_MANIFEST
 
 
 def load_manifest(path: str | os.PathLike | None = None) -> Manifest:
     p = manifest_path(path)
+    return parse_manifest(read_json(p), p)
+
+
+def read_json(path: Path) -> object:
+    """A manifest's JSON, in UTF-8 (with or without a BOM), UTF-16 or UTF-32 as editors save it
+    (the encoding is told by the BOM or the zero bytes); anything else is one ModelError."""
     try:
-        data = json.loads(p.read_text())
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
-        raise ModelError(f"weights manifest not found: {p}") from exc
+        raise ModelError(f"weights manifest not found: {path}") from exc
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise ModelError(
+            f"{path}: not UTF-8, UTF-16 or UTF-32 text ({exc.reason} at byte {exc.start}); "
+            "save it as UTF-8"
+        ) from None
     except json.JSONDecodeError as exc:
-        raise ModelError(f"{p}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
-    return parse_manifest(data, p)
+        raise ModelError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
 
 
 def parse_manifest(data: object, path: Path) -> Manifest:

@@ -9,6 +9,7 @@ from pathlib import Path
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from .. import environment
 from ..errors import ModelError
 from ..modes import ART, MODES
 from .files import encoder_fingerprint, model_files_in
@@ -18,8 +19,7 @@ log = logging.getLogger("ccpl")
 
 def default_models_dir() -> Path:
     """``$CCPL_MODELS_DIR``, else ``~/.cache/ccpl/models`` (ComfyUI passes models/sct instead)."""
-    env = os.environ.get("CCPL_MODELS_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "ccpl" / "models"
+    return environment.folder("CCPL_MODELS_DIR") or Path.home() / ".cache" / "ccpl" / "models"
 
 
 def _header(path: Path) -> tuple[list[str], dict[str, str]]:
