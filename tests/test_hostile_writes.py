@@ -23,8 +23,6 @@ import pytest
 from helpers import make_clip, refused, run
 from PIL import Image
 
-from ccpl_core.errors import OutputExists
-from ccpl_core.fsutil import Staged, atomic_write
 from ccpl_core.video import FrameSink, FrameSource
 from ccpl_core.video.io import VideoInfo
 from ccpl_core.weights import save_sctnet
@@ -100,6 +98,8 @@ def test_symlinks_planted_where_ccpl_writes_are_never_followed(tmp_path, capsys,
 
 
 def test_temporaries_are_private_and_unique(tmp_path):
+    from ccpl_core.fsutil import Staged
+
     final = tmp_path / "a.png"
     with Staged(final) as one, Staged(final) as two, Staged(tmp_path / "f", folder=True) as d:
         assert one.path != two.path and one.path.parent == tmp_path
@@ -112,6 +112,9 @@ def test_temporaries_are_private_and_unique(tmp_path):
 
 def test_a_file_that_appears_during_the_run_is_never_replaced(tmp_path):
     """Checked at the moment of the move: an earlier check cannot see it."""
+    from ccpl_core.errors import OutputExists
+    from ccpl_core.fsutil import atomic_write
+
     target = tmp_path / "model.safetensors"
 
     def write(fh):
@@ -142,7 +145,9 @@ def test_a_file_that_appears_during_the_run_is_never_replaced(tmp_path):
 
 
 def test_two_runs_to_one_output_give_one_result_and_one_refusal(tmp_path, model):
-    src = make_clip(tmp_path / "in.mp4", n=6)
+    # long enough (about 3 s of frames) that both runs pass their up-front checks before
+    # either publishes: the refusal then comes from the move itself
+    src = make_clip(tmp_path / "in.mp4", n=40)
     style = noise(tmp_path / "style.png", 40, 40)
     out = tmp_path / "same.mp4"
     procs = [ccpl(*video_argv(src, style, model, out)) for _ in range(2)]
@@ -152,7 +157,7 @@ def test_two_runs_to_one_output_give_one_result_and_one_refusal(tmp_path, model)
     (err,) = [e for rc, _, e in results if rc == 2]
     assert err.count("\n") == 1 and "same.mp4" in err and "exists" in err, err
     with av.open(str(out)) as c:
-        assert sum(1 for _ in c.decode(video=0)) == 6
+        assert sum(1 for _ in c.decode(video=0)) == 40
     assert leftovers(tmp_path) == []
 
 
