@@ -22,10 +22,10 @@ from pathlib import Path
 
 from ..errors import describe, expected_errors, for_cli
 from ..stopping import STOPPED_EXIT, how_stopped, signals_interrupt
-from . import evaluate, finetune, stylize, train, video, weights
+from . import batch, evaluate, finetune, stylize, train, video, weights
 
 #: Sub-command modules; each has ``register(subparsers)`` that sets ``func`` on its parser.
-COMMANDS = (stylize, video, train, finetune, weights, evaluate)
+COMMANDS = (stylize, batch, video, train, finetune, weights, evaluate)
 
 
 class _Parser(argparse.ArgumentParser):

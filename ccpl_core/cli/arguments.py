@@ -21,7 +21,7 @@ from ..option_specs import (
     STYLE_WEIGHTS,
     Option,
 )
-from ..options import style_weights
+from ..options import int_range, style_weights
 
 #: Either a parser or one of its argument groups.
 Parser = argparse.ArgumentParser | argparse._ArgumentGroup
@@ -152,3 +152,61 @@ def output_group(
     if overwrite:
         group.add_argument("--overwrite", action="store_true", help="replace an existing output")
     return group
+
+
+# ---------------------------------------------------------------------------------- engine
+
+
+def engine_group(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """``--engine`` (local or ray), ``--address``, ``--workers``, ``--cpus-per-worker`` and
+    ``--retries``; :func:`engine_of` makes the :class:`~ccpl_core.cluster.Engine`."""
+    from ..cluster import ENGINES
+
+    group = parser.add_argument_group("engine")
+    group.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="local: this process; ray: a pool of Ray actors, each holding the model (needs "
+        "pip install 'comfyui-ccpl[cluster]') (default local)",
+    )
+    group.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join (auto, ray://head:10001); default: start one on this machine",
+    )
+    group.add_argument(
+        "--workers",
+        type=int_range(1, 100_000),
+        default=None,
+        help="Ray actors (default: one per GPU, else one per node)",
+    )
+    group.add_argument(
+        "--cpus-per-worker",
+        type=int_range(1, 1024),
+        default=None,
+        help="CPU threads of each actor (default: a node's CPUs shared by its actors)",
+    )
+    group.add_argument(
+        "--retries",
+        type=int_range(0, 100),
+        default=3,
+        help="restarts of a worker that dies, and retries of its task (default 3)",
+    )
+    return group
+
+
+def engine_of(args: argparse.Namespace) -> Any:
+    """The engine the flags ask for; ``--engine ray`` without Ray installed is refused here."""
+    from ..cluster import Engine, require_ray
+
+    engine = Engine(
+        name=args.engine,
+        address=args.address,
+        workers=args.workers,
+        cpus_per_worker=args.cpus_per_worker,
+        retries=args.retries,
+    )
+    if engine.name == "ray":
+        require_ray()
+    return engine

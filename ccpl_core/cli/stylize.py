@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from ..errors import InputError, OutputExists, describe, expected_errors, for_cli
 from ..fsutil import natural_key, refuse_inputs
+from ..image_files import check_stylable, stylize_file
 from ..images import (
     IMAGE_SUFFIXES,
     check_output_size,
@@ -21,13 +22,11 @@ from ..images import (
     load_image_resized,
     max_pixels,
     planned_size,
-    resize_short_side,
-    save_image,
 )
 from ..loading import load_model
 from ..option_specs import ALPHA, MASK_FEATHER, PALETTE, SIZE, TILE, WCT
 from ..options import parse_pixel_count
-from ..pipeline import PreparedStyle, Stylizer
+from ..pipeline import ImageOptions, PreparedStyle, Stylizer
 from .arguments import (
     add_argument,
     color_arguments,
@@ -218,7 +217,6 @@ def run(args: argparse.Namespace) -> int:
     prepared = stylizer.prepare_style(styles, style_weights)
     outside = stylizer.prepare_style([outside_image]) if outside_image is not None else None
     color = color_method(args)
-    need = stylizer.stride + 1  # the decoder's reflection padding needs 2 feature rows
 
     written = 0
     try:
@@ -226,12 +224,7 @@ def run(args: argparse.Namespace) -> int:
             planned, desc="stylize", unit="img", disable=len(planned) < 2 or None
         ):
             try:
-                if min(ph, pw) < need:
-                    raise InputError(
-                        f"{src} would be stylised at {pw}x{ph} pixels; the {stylizer.mode} "
-                        f"model needs at least {need} pixels a side: use a larger image or "
-                        f"--size {need}"
-                    )
+                check_stylable(stylizer, ph, pw, src)
                 _stylize_one(stylizer, prepared, outside, mask_image, color, src, dst, args, limit)
             except OutputExists as exc:
                 if not args.skip_existing:
@@ -263,45 +256,29 @@ def _stylize_one(
     limit: int,
 ) -> None:
     """Read, stylise and write one image (atomically: a failure leaves no file under ``dst``)."""
-    rgb, alpha_channel = load_image(src, limit)
-    mask = _mask_for(mask_image, rgb, args.mask, src)
-    content = resize_short_side(rgb, args.size)
-    if mask is not None:
-        mask = torch.nn.functional.interpolate(
-            mask, size=content.shape[-2:], mode="bilinear", antialias=True, align_corners=False
-        )
-    if alpha_channel is not None:
-        alpha_channel = resize_short_side(alpha_channel, args.size)
-        content = torch.cat([content, alpha_channel], dim=1)
+    options = ImageOptions(
+        alpha=args.alpha,
+        palette=args.palette,
+        wct=args.wct,
+        preserve_color=color,
+        feather=args.mask_feather,
+        tile=args.tile,
+    )
     bar = StepBar(src.name)
     try:
-        out = stylizer.stylize(
-            content,
+        stylize_file(
+            stylizer,
             prepared,
-            alpha=args.alpha,
-            palette=args.palette,
-            wct=args.wct,
-            preserve_color=color,
-            mask=mask,
+            src,
+            dst,
+            options,
+            size=args.size,
+            limit=limit,
+            overwrite=args.overwrite,
+            mask=mask_image,
+            mask_name=f"--mask {args.mask}",
             outside=outside,
-            feather=args.mask_feather,
-            tile=args.tile,
             progress=bar,
         )
     finally:
         bar.close()
-    alpha_out = out[:, 3:] if out.shape[1] == 4 else None
-    save_image(out[:, :3], dst, alpha=alpha_out, overwrite=args.overwrite)
-
-
-def _mask_for(
-    mask: torch.Tensor | None, rgb: torch.Tensor, name: str, src: Path
-) -> torch.Tensor | None:
-    if mask is None:
-        return None
-    if mask.shape[-2:] != rgb.shape[-2:]:
-        raise InputError(
-            f"--mask {name} is {mask.shape[-1]}x{mask.shape[-2]} but {src.name} is "
-            f"{rgb.shape[-1]}x{rgb.shape[-2]}; the mask must have the content's size"
-        )
-    return mask

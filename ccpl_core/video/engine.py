@@ -55,6 +55,7 @@ from ..pipeline import (
 from ..planner import TILE
 from .flow import FLOW_PRESETS
 from .io import FrameSink, FrameSource, Timing, VideoInfo
+from .shots import CutFinder, Shot
 from .temporal import (
     FEATURE_FLOW_SIDE,
     Motion,
@@ -371,21 +372,40 @@ def stylize_video(
     style: PreparedStyle,
     options: VideoOptions,
     progress: Callable[[int, int | None], None] | None = None,
+    *,
+    shot: Shot | None = None,
+    clip_stats: ContentStats | None = None,
 ) -> dict:
     """Stylise every frame of ``source`` into ``sink`` and publish it; returns counts and
     throughput.
 
     Reading the next chunk and writing the last one run in threads beside the network. Each
-    frame goes out with its source timestamps. On success the sink is closed (the output
-    appears complete); on any failure or stop it is aborted (nothing appears).
+    frame goes out with its source timestamps. The temporal state starts afresh at every scene
+    cut (:mod:`.shots`). ``shot``: only that shot's frames (the shot-parallel engine), with
+    ``clip_stats`` the whole clip's statistics when ``options.statistics`` is 'clip'. On success
+    the sink is closed (the output appears complete); on any failure or stop it is aborted
+    (nothing appears).
     """
     try:
-        result = _stream(stylizer, source, sink, style, options, progress)
+        result = _stream(stylizer, source, sink, style, options, progress, shot, clip_stats)
         sink.close()
     except BaseException:
         sink.abort()
         raise
     return result
+
+
+def clip_moments(
+    stylizer: Stylizer, source: FrameSource, options: VideoOptions, shot: Shot | None = None
+) -> FeatureMoments:
+    """Feature moments of the clip's frames (or one shot's), for statistics 'clip'.
+
+    Chunked as :func:`stylize_video` chunks, so that moments of shots added in order come to
+    what one pass over the clip gives."""
+    moments = FeatureMoments(covariance=options.wct > 0)
+    for chunk, _, _ in _chunks(source, chunk_frames(options.batch, source.info), shot):
+        stylizer.accumulate(_to_tensor(chunk, options.size), moments)
+    return moments
 
 
 def _stream(
@@ -395,28 +415,29 @@ def _stream(
     style: PreparedStyle,
     options: VideoOptions,
     progress: Callable[[int, int | None], None] | None,
+    shot: Shot | None,
+    clip_stats: ContentStats | None,
 ) -> dict:
     options.validate()
     t0 = time.perf_counter()
-    batch = chunk_frames(options.batch, source.info)
-    clip_stats = None
-    if options.statistics == "clip":
-        moments = FeatureMoments(covariance=options.wct > 0)
-        for chunk, _ in _chunks(source, batch):
-            stylizer.accumulate(_to_tensor(chunk, options.size), moments)
-        clip_stats = moments.stats()
+    if options.statistics == "clip" and clip_stats is None:
+        clip_stats = clip_moments(stylizer, source, options, shot).stats()
     clip = ClipStylizer(style, options)
     done = 0
+    total = len(shot) if shot is not None else source.info.frames
+    chunks = _chunks(source, chunk_frames(options.batch, source.info), shot)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write") as writer:
         written: Future | None = None
-        for chunk, timings in _read_ahead(_chunks(source, batch)):
+        for chunk, timings, new_shot in _read_ahead(chunks):
+            if new_shot:  # a scene cut: nothing of the last shot carries over
+                clip = ClipStylizer(style, options)
             out = clip(stylizer, _to_tensor(chunk, options.size), content_stats=clip_stats)
             if written is not None:
                 written.result()
             written = writer.submit(_write, sink, out, timings)
             done += len(chunk)
             if progress is not None:
-                progress(done, source.info.frames)
+                progress(done, total)
         if written is not None:
             written.result()
     if done == 0:
@@ -431,7 +452,8 @@ def _write(sink: FrameSink, frames: torch.Tensor, timings: list[Timing | None]) 
         sink.write(frame, timing)
 
 
-Chunk = tuple[list[np.ndarray], list[Timing | None]]
+#: Frames, their timings, and whether the first of them starts a new shot after a cut.
+Chunk = tuple[list[np.ndarray], list[Timing | None], bool]
 
 
 def _read_ahead(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
@@ -443,15 +465,26 @@ def _read_ahead(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
             yield chunk
 
 
-def _chunks(source: FrameSource, size: int) -> Iterator[Chunk]:
-    """``size`` frames at a time, with their timings."""
+def _chunks(source: FrameSource, size: int, shot: Shot | None = None) -> Iterator[Chunk]:
+    """``size`` frames at a time with their timings, a chunk ending early at a scene cut so
+    that the next shot starts a chunk of its own (as it does when shots run apart). ``shot``:
+    that shot's frames only (it has no cut inside)."""
     chunk: list[np.ndarray] = []
     timings: list[Timing | None] = []
-    for frame, timing in source.timed():
+    new_shot = False
+    if shot is None:
+        frames, find_cut = source.timed(), CutFinder()
+    else:
+        frames, find_cut = source.timed(shot.start, shot.stop, shot.pts), None
+    for frame, timing in frames:
+        if find_cut is not None and find_cut(frame):
+            if chunk:
+                yield chunk, timings, new_shot
+            chunk, timings, new_shot = [], [], True
         chunk.append(frame)
         timings.append(timing)
         if len(chunk) == size:
-            yield chunk, timings
-            chunk, timings = [], []
+            yield chunk, timings, new_shot
+            chunk, timings, new_shot = [], [], False
     if chunk:
-        yield chunk, timings
+        yield chunk, timings, new_shot

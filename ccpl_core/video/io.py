@@ -146,10 +146,17 @@ class FrameSource:
         for frame, _ in self.timed():
             yield frame
 
-    def timed(self) -> Iterator[tuple[np.ndarray, Timing | None]]:
-        """Each frame with its :class:`Timing` (None for a folder: frames follow ``fps``)."""
+    def timed(
+        self, start: int = 0, stop: int | None = None, pts: int | None = None
+    ) -> Iterator[tuple[np.ndarray, Timing | None]]:
+        """Each frame with its :class:`Timing` (None for a folder: frames follow ``fps``).
+
+        ``start``/``stop``: only frames ``start`` .. ``stop - 1`` (one shot of the clip); ``pts``,
+        the timestamp of frame ``start``, lets a video file seek to it instead of decoding every
+        frame before it.
+        """
         if self.files:
-            for i, f in enumerate(self.files):
+            for i, f in enumerate(self.files[start:stop], start):
                 if i == 0 and self._first is not None:
                     frame = self._first
                 else:
@@ -163,15 +170,31 @@ class FrameSource:
             return
         av = _av()
         count = 0
+        index = 0
+        wanted = None if stop is None else stop - start
         turns = self.rotation // 90
         try:
             with av.open(str(self.path)) as container:
-                for frame in container.decode(video=0):
+                stream = container.streams.video[0]
+                seek = start > 0 and pts is not None
+                if seek:
+                    container.seek(pts, stream=stream, backward=True, any_frame=False)
+                for frame in container.decode(stream):
                     count += 1
+                    if seek:
+                        if frame.pts is None or frame.pts < pts:
+                            continue
+                    elif index < start:
+                        index += 1
+                        continue
                     rgb = frame.to_ndarray(format="rgb24")
                     if turns:
                         rgb = np.ascontiguousarray(np.rot90(rgb, turns))
                     yield rgb, Timing(frame.pts, frame.duration or None)
+                    if wanted is not None:
+                        wanted -= 1
+                        if wanted == 0:
+                            return
         except av.error.FFmpegError as exc:
             raise InputError(f"error decoding {self.path} at frame {count}: {exc}") from exc
         if count == 0:
