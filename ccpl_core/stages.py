@@ -219,6 +219,16 @@ class FeatureMoments:
             self.outer = o if self.outer is None else self.outer + o
         self.count += f.shape[0] * f.shape[2] * f.shape[3]
 
+    def merge(self, other: FeatureMoments) -> None:
+        """Add the frames ``other`` has seen (moments of a clip's shots, summed in order)."""
+        if other.total is None:
+            return
+        for name in ("total", "total_sq", "outer"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if theirs is not None:
+                setattr(self, name, theirs.clone() if mine is None else mine + theirs)
+        self.count += other.count
+
     def stats(self) -> ContentStats:
         if self.total is None or self.total_sq is None:
             raise InputError("no frames were seen to compute content statistics")

@@ -7,8 +7,11 @@ import json
 import os
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
+from ..cluster import Engine
+from ..cluster.video import ClipSettings, stylize_clip_by_shots
 from ..declared import from_values
 from ..errors import InputError
 from ..fsutil import refuse_inputs
@@ -43,6 +46,8 @@ from .arguments import (
     color_arguments,
     color_method,
     device_group,
+    engine_group,
+    engine_of,
     model_group,
     model_options,
     output_group,
@@ -73,6 +78,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_argument(p, FRAME_SIZE)
     add_argument(p, TILE)
     add_argument(p, BATCH)
+    engine_group(
+        p
+    ).description = (
+        "--engine ray stylises the clip's shots (split at scene cuts) in parallel and joins them"
+    )
     p.add_argument(
         "--fps",
         type=finite_float(0, MAX_FPS, low_open=True),
@@ -143,6 +153,11 @@ def run(args: argparse.Namespace) -> int:
     refuse_inputs(args.output, [args.input, *args.style, args.model], folder=not video)
     output = check_output(args.output, args.overwrite)
     styles = [load_image_resized(s, args.style_size, limit, "style") for s in args.style]
+    engine = engine_of(args)
+    if engine.name == "ray":
+        return _by_shots(engine, args, opts, style_weights, limit)
+    if engine.cpus_per_worker:
+        torch.set_num_threads(engine.cpus_per_worker)
     model = load_model(args.model, **model_options(args))
     stylizer = Stylizer(model, device=args.device, precision=args.precision)
     check_frame_size(stylizer, source, args.size, args.input)
@@ -159,6 +174,49 @@ def run(args: argparse.Namespace) -> int:
             output,
             prepared,
             opts,
+            overwrite=args.overwrite,
+            crf=args.crf,
+            preset=args.preset,
+            progress=progress,
+        )
+    finally:
+        bar.close()
+    print(json.dumps({"output": str(args.output), **result}))
+    return 0
+
+
+def _by_shots(
+    engine: Engine,
+    args: argparse.Namespace,
+    opts: VideoOptions,
+    style_weights: list[float] | None,
+    limit: int,
+) -> int:
+    """``--engine ray``: the clip's shots on the cluster's workers, joined here."""
+    settings = ClipSettings(
+        model=args.model,
+        model_options=model_options(args),
+        device=args.device,
+        precision=args.precision,
+        styles=tuple(args.style),
+        weights=tuple(style_weights) if style_weights else None,
+        style_size=args.style_size,
+        options=opts,
+        fps=args.fps,
+        limit=limit,
+    )
+    bar = tqdm(unit="frame", desc="video (ray)", disable=None)
+
+    def progress(done: int, total: int | None) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        result = stylize_clip_by_shots(
+            engine,
+            settings,
+            args.input,
+            args.output,
             overwrite=args.overwrite,
             crf=args.crf,
             preset=args.preset,

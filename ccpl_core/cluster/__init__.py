@@ -5,6 +5,6 @@ until a command asks for ``--engine ray``. The same worker classes run in-proces
 ``--engine local``, so both engines share every line that reads, stylises and writes.
 """
 
-from .pool import ENGINES, Engine, WorkerFailed, require_ray, run_tasks
+from .pool import ENGINES, Engine, WorkerFailed, connected, require_ray, run_tasks
 
-__all__ = ["ENGINES", "Engine", "WorkerFailed", "require_ray", "run_tasks"]
+__all__ = ["ENGINES", "Engine", "WorkerFailed", "connected", "require_ray", "run_tasks"]

@@ -13,6 +13,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -90,6 +91,14 @@ def run_tasks(
         for task in tasks:
             yield task, getattr(local, method)(task)
         return
+    with connected(engine) as ray:
+        yield from _on_actors(ray, engine, worker, init, method, tasks)
+
+
+@contextmanager
+def connected(engine: Engine) -> Iterator[Any]:
+    """The ``ray`` module connected to the engine's cluster (started on this machine without an
+    ``address``); left connected if it already was, else shut down (a local cluster with it)."""
     ray = require_ray()
     started = not ray.is_initialized()
     if started:
@@ -101,7 +110,7 @@ def run_tasks(
             logging_level=logging.ERROR,
         )
     try:
-        yield from _on_actors(ray, engine, worker, init, method, tasks)
+        yield ray
     finally:
         if started:
             ray.shutdown()
