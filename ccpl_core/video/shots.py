@@ -8,9 +8,11 @@ its own equals the same frames of a serial run.
 
 A cut is where the motion between two small grey frames explains less than
 :data:`temporal.CUT_FRACTION` of the picture (flow that passes its forward-backward check and
-warps the earlier frame onto the later one): on 96-pixel frames two different pictures match on
-0-3 % (95th percentile of 300 pairs of photos and paintings), real clips on 87-99 %, a pan of a
-quarter of the frame width per frame on 42 % (benchmarks/results/shot_cuts.md).
+warps the earlier frame onto the later one). On 96-pixel frames, two different pictures match
+on at most 8 % (95th percentile 3 %, 210 pairs of photos and paintings), consecutive frames of
+real clips on 87-99 %, and a pan of a quarter of the frame width per frame on 42 %; only a pan
+of over a third of the frame per frame reads as a cut (benchmarks/bench_shot_cuts.py,
+benchmarks/results/shot_cuts.json).
 """
 
 from __future__ import annotations
