@@ -19,7 +19,7 @@ def check_stylable(stylizer: Stylizer, height: int, width: int, src: str | os.Pa
     if min(height, width) < need:
         raise InputError(
             f"{src} would be stylised at {width}x{height} pixels; the {stylizer.mode} model needs "
-            f"at least {need} pixels a side: use a larger image or --size {need}"
+            f"at least {need} pixels a side: use a larger image or `size` {need}"
         )
 
 

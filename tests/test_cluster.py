@@ -301,3 +301,37 @@ def test_video_shots_on_ray_equal_the_serial_run(cluster, model, tmp_path, stati
         assert sum(1 for _ in c.decode(video=0)) == 24
         assert float(c.streams.video[0].average_rate) == 12
         assert c.streams.audio
+
+
+def test_video_survives_a_killed_worker(cluster, model, tmp_path):
+    clip = _three_shots(tmp_path / "clip.mp4", per_shot=10)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert _video(model, clip, tmp_path / "serial/") == 0
+    finally:
+        torch.set_num_threads(threads)
+    result: dict = {}
+    ray_opts = ["--engine", "ray", "--workers", "1", "--cpus-per-worker", "1", "--retries", "2"]
+    run = threading.Thread(
+        target=lambda: result.setdefault("rc", _video(model, clip, tmp_path / "ray/", *ray_opts))
+    )
+    run.start()
+    work = tmp_path / ".ray.ccpl-shots"
+    killed = None
+    deadline = time.monotonic() + 300
+    while run.is_alive() and killed is None and time.monotonic() < deadline:
+        if work.is_dir() and any(p.name.startswith("shot_") for p in work.iterdir()):
+            pids = _worker_pids("ShotWorker")
+            if pids:
+                killed = pids[0]
+                os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    run.join(600)
+    assert killed is not None, "the run ended before its worker could be killed"
+    assert result["rc"] == 0
+    serial, shots = _pngs(tmp_path / "serial"), _pngs(tmp_path / "ray")
+    assert len(shots) == 30 and serial.keys() == shots.keys()
+    assert all(np.array_equal(serial[k], shots[k]) for k in serial)
+    assert not work.exists()
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(TEMP_SUFFIX)]

@@ -37,6 +37,7 @@ NODE_EXTRAS = {
 #: Minimal arguments of each command, so that only the option under test can be refused.
 BASE = {
     "stylize": ["stylize", "c.png", "--style", "s.png", "-o", "o.png"],
+    "batch": ["batch", "in", "--style", "s.png", "-o", "out"],
     "video": ["video", "clip.mp4", "--style", "s.png", "-o", "o.mp4"],
     "finetune": ["finetune", "--style", "s.png", "--content", "c", "-o", "o.safetensors"],
     "train": ["train", "--content", "c", "--style", "s", "--out", "run"],

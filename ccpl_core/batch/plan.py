@@ -84,13 +84,13 @@ def style_folder(folder: str | os.PathLike) -> list[Path]:
     """The style images of a folder (not its subfolders), in natural order."""
     root = Path(folder)
     if not root.is_dir():
-        raise InputError(f"--style-folder {root} is not a folder")
+        raise InputError(f"`style_folder` {root} is not a folder")
     styles = sorted(
         (p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
         key=natural_key,
     )
     if not styles:
-        raise InputError(f"--style-folder {root} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise InputError(f"`style_folder` {root} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return styles
 
 
@@ -118,13 +118,13 @@ def plan_jobs(
     without it all of them blended by ``weights``. Two inputs that would share an output (a.jpg
     and a.png with format png) are refused."""
     if fmt not in FORMATS:
-        raise InputError(f"--format {fmt}: choose one of {', '.join(FORMATS)}")
+        raise InputError(f"`format` {fmt}: choose one of {', '.join(FORMATS)}")
     jobs, seen = [], {}
     for src, rel in inputs:
         dst = output_path(output, rel, fmt)
         if dst in seen:
             raise InputError(
-                f"{seen[dst]} and {src} would both be written to {dst}; use --format same or "
+                f"{seen[dst]} and {src} would both be written to {dst}; use `format` same or "
                 "rename one"
             )
         seen[dst] = src

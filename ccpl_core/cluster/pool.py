@@ -50,13 +50,13 @@ class Engine:
 
     def __post_init__(self) -> None:
         if self.name not in ENGINES:
-            raise InputError(f"--engine {self.name}: choose one of {', '.join(ENGINES)}")
+            raise InputError(f"`engine` {self.name}: choose one of {', '.join(ENGINES)}")
         for name in ("workers", "cpus_per_worker"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise InputError(f"--{name.replace('_', '-')} must be 1 or more, got {value}")
+                raise InputError(f"`{name}` must be 1 or more, got {value}")
         if self.name == "local" and (self.address or self.workers):
-            raise InputError("--address and --workers need --engine ray")
+            raise InputError("`address` and `workers` need `engine` ray")
 
 
 def require_ray() -> Any:
@@ -65,8 +65,8 @@ def require_ray() -> Any:
         import ray
     except ImportError as exc:
         raise InputError(
-            "--engine ray needs Ray, which is not installed: pip install 'comfyui-ccpl[cluster]' "
-            "(or pip install ray), or run with --engine local"
+            "`engine` ray needs Ray, which is not installed: pip install 'comfyui-ccpl[cluster]' "
+            "(or pip install ray), or run with `engine` local"
         ) from exc
     return ray
 
