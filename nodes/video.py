@@ -160,7 +160,7 @@ class VideoFrameStylize:
             if saved is not None and saved[0] is run and saved[1] == settings:
                 clip = saved[2]  # the next window of the same run: carry the state over
             else:
-                clip = ClipStylizer(cached[1], options)
+                clip = ClipStylizer(cached[1], options, find_cuts=True)
             progress = cb.progress_callback(b)
             out = result.permute(0, 3, 1, 2)
             clip(stylizer, x, content_stats=stats, out=out, progress=_frames_progress(progress, b))

@@ -250,3 +250,32 @@ def make_trainer(tmp_path, iterations=6, seed=0, teacher=None, **kw):
     c, s = samplers()
     batches = PairBatches(c, s, 2, seed)
     return Trainer(net, cfg, batches, tmp_path, device="cpu", teacher=teacher)
+
+
+def three_shot_clip(path: Path, per_shot: int = 8, fps: int = 12) -> Path:
+    """Three pans over different photos (two scene cuts), with a sound track."""
+    import av
+
+    w, h = 96, 64
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        a = c.add_stream("aac", rate=44100, layout="mono")
+        n = 0
+        for photo in ["astronaut.jpg", "chelsea.jpg", "rocket.jpg"]:
+            big = np.asarray(Image.open(DATA / photo).convert("RGB").resize((w * 2, h)))
+            for i in range(per_shot):
+                frame = av.VideoFrame.from_ndarray(big[:, i * 3 : i * 3 + w].copy(), "rgb24")
+                c.mux(v.encode(frame))
+                n += 1
+        c.mux(v.encode(None))
+        t = np.arange(44100 * n // fps) / 44100
+        sound = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+        for i in range(0, sound.shape[1], 1024):
+            f = av.AudioFrame.from_ndarray(
+                sound[:, i : i + 1024].copy(), format="flt", layout="mono"
+            )
+            f.sample_rate, f.pts = 44100, i
+            c.mux(a.encode(f))
+        c.mux(a.encode(None))
+    return path

@@ -20,14 +20,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import three_shot_clip
 from PIL import Image
 
 from ccpl_core.batch import draw_style, find_inputs
 from ccpl_core.cli import main
 from ccpl_core.fsutil import TEMP_SUFFIX
 from ccpl_core.models.untrained import random_sctnet
-from ccpl_core.video.io import FrameSource
-from ccpl_core.video.shots import find_shots
 from ccpl_core.weights.files import save_sctnet
 
 av = pytest.importorskip("av")
@@ -139,7 +138,7 @@ def test_batch_on_ray_equals_local(cluster, model, styles, tmp_path, capsys):
 
 
 def test_batch_survives_a_killed_worker_and_resumes(cluster, model, styles, tmp_path, capsys):
-    src = _tree(tmp_path / "in", 16)
+    src = _tree(tmp_path / "in", 24)
     out = tmp_path / "out"
     result: dict = {}
     run = threading.Thread(
@@ -177,9 +176,9 @@ def test_batch_survives_a_killed_worker_and_resumes(cluster, model, styles, tmp_
     assert result["rc"] == 0
     records = _records(out)
     outputs = [r["output"] for r in records]
-    assert len(outputs) == 16 and len(set(outputs)) == 16  # each once
+    assert len(outputs) == 24 and len(set(outputs)) == 24  # each once
     assert all(r["status"] == "written" for r in records)
-    assert len(list(out.rglob("*.png"))) == 16
+    assert len(list(out.rglob("*.png"))) == 24
     assert not [p for p in out.rglob("*") if p.name.endswith(TEMP_SUFFIX)]
     # the killed worker's task was redone by its restarted process: two others did work
     workers = {r["worker"] for r in records}
@@ -189,9 +188,9 @@ def test_batch_survives_a_killed_worker_and_resumes(cluster, model, styles, tmp_
     capsys.readouterr()
     assert _batch(model, src, out, styles, "--engine", "ray", "--skip-existing") == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert (summary["written"], summary["skipped"]) == (0, 16)
+    assert (summary["written"], summary["skipped"]) == (0, 24)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == before
-    assert len(_records(out)) == 16
+    assert len(_records(out)) == 24
 
 
 def _worker_pids(name: str) -> list[int]:
@@ -228,49 +227,6 @@ def test_engine_ray_without_ray_is_one_line(tmp_path, styles):
 # ------------------------------------------------------------------------------------ video
 
 
-def _three_shots(path: Path, per_shot: int = 8, fps: int = 12) -> Path:
-    """Three pans over different photos, with a sound track."""
-    w, h = 96, 64
-    with av.open(str(path), "w") as c:
-        v = c.add_stream("libx264", rate=fps)
-        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
-        a = c.add_stream("aac", rate=44100, layout="mono")
-        n = 0
-        for photo in PHOTOS[:3]:
-            big = np.asarray(Image.open(DATA / photo).convert("RGB").resize((w * 2, h)))
-            for i in range(per_shot):
-                frame = av.VideoFrame.from_ndarray(big[:, i * 3 : i * 3 + w].copy(), "rgb24")
-                c.mux(v.encode(frame))
-                n += 1
-        c.mux(v.encode(None))
-        t = np.arange(44100 * n // fps) / 44100
-        sound = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
-        for i in range(0, sound.shape[1], 1024):
-            f = av.AudioFrame.from_ndarray(
-                sound[:, i : i + 1024].copy(), format="flt", layout="mono"
-            )
-            f.sample_rate, f.pts = 44100, i
-            c.mux(a.encode(f))
-        c.mux(a.encode(None))
-    return path
-
-
-def test_cuts_are_found_and_ranges_read_exactly(tmp_path):
-    clip = _three_shots(tmp_path / "clip.mp4")
-    source = FrameSource(clip)
-    shots, _ = find_shots(source)
-    assert [(s.start, s.stop) for s in shots] == [(0, 8), (8, 16), (16, 24)]
-    frames = [f for f, _ in source.timed()]
-    for shot in shots:
-        part = [f for f, _ in source.timed(shot.start, shot.stop, shot.pts)]
-        assert len(part) == len(shot)
-        assert all(
-            np.array_equal(a, b) for a, b in zip(part, frames[shot.start : shot.stop], strict=True)
-        )
-    pan = FrameSource(Path(__file__).parents[1] / "examples/video/ccpl_clip.mp4")
-    assert len(find_shots(pan)[0]) == 1
-
-
 def _video(model: str, clip: Path, out: Path, *extra: str) -> int:
     style = str(DATA / "styles" / "great_wave.jpg")
     args = ["video", str(clip), "--style", style, "--style-size", "48", "--model", model]
@@ -279,7 +235,7 @@ def _video(model: str, clip: Path, out: Path, *extra: str) -> int:
 
 @pytest.mark.parametrize("statistics", ["per-frame", "clip"])
 def test_video_shots_on_ray_equal_the_serial_run(cluster, model, tmp_path, statistics):
-    clip = _three_shots(tmp_path / "clip.mp4")
+    clip = three_shot_clip(tmp_path / "clip.mp4")
     opts = ["--statistics", statistics, "--palette", "0.5"]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the serial run with the threads of one Ray worker
@@ -304,7 +260,7 @@ def test_video_shots_on_ray_equal_the_serial_run(cluster, model, tmp_path, stati
 
 
 def test_video_survives_a_killed_worker(cluster, model, tmp_path):
-    clip = _three_shots(tmp_path / "clip.mp4", per_shot=10)
+    clip = three_shot_clip(tmp_path / "clip.mp4", per_shot=10)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

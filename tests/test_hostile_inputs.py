@@ -20,6 +20,7 @@ import torch
 from helpers import png_header, refused, run
 from PIL import Image
 
+from ccpl_core import image_files
 from ccpl_core.cli import main
 from ccpl_core.cli import stylize as stylize_cli
 from ccpl_core.errors import describe
@@ -407,7 +408,7 @@ def test_disk_full_while_saving(f, capsys, model, monkeypatch):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(f["out"] / "a.png"))
 
-    monkeypatch.setattr(stylize_cli, "save_image", full)
+    monkeypatch.setattr(image_files, "save_image", full)
     rc, _, err = run(capsys, *stylize(f, "-o", f["out"] / "a.png", model=model))
     refused(rc, err, "a.png", "No space left", "free some space")
 

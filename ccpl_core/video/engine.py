@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -55,7 +56,7 @@ from ..pipeline import (
 from ..planner import TILE
 from .flow import FLOW_PRESETS
 from .io import FrameSink, FrameSource, Timing, VideoInfo
-from .shots import CutFinder, Shot
+from .shots import CutFinder, Shot, is_cut, shot_frame
 from .temporal import (
     FEATURE_FLOW_SIDE,
     Motion,
@@ -186,6 +187,8 @@ class ClipState:
     moments: FeatureMoments | None = None  # feature moments of the frames so far ('running')
     #: the palette step's map, built from the clip's first frame and kept for all of them
     colour_map: ColourMap | None = None
+    #: the last frame done as the scene-cut test sees it (:func:`.shots.shot_frame`)
+    shot_frame: np.ndarray | None = None
 
     def to(self, device: torch.device | str) -> ClipState:
         """This state with its tensors on ``device``."""
@@ -221,13 +224,27 @@ class ClipStylizer:
     """
 
     def __init__(
-        self, style: PreparedStyle, options: VideoOptions, state: ClipState | None = None
+        self,
+        style: PreparedStyle,
+        options: VideoOptions,
+        state: ClipState | None = None,
+        *,
+        find_cuts: bool = False,
     ) -> None:
+        """``find_cuts``: look for scene cuts in the frames of each call and start a fresh
+        state at each (the streaming engine finds them itself, to cut its chunks there)."""
         options.validate()
         self.style, self.options = style, options
+        self.find_cuts = find_cuts
         self.state = state or ClipState()
         if options.statistics == "running" and self.state.moments is None:
             self.state.moments = FeatureMoments(covariance=options.wct > 0)
+
+    def new_shot(self) -> None:
+        """Forget what the frames so far pass on (after a scene cut)."""
+        self.state = ClipState(index=self.state.index, shot_frame=self.state.shot_frame)
+        if self.options.statistics == "running":
+            self.state.moments = FeatureMoments(covariance=self.options.wct > 0)
 
     def to(self, device: torch.device | str) -> ClipStylizer:
         """Park the carried state and the style on ``device`` (e.g. the CPU between windows)."""
@@ -258,12 +275,26 @@ class ClipStylizer:
         check_statistics(content_stats, self.options.wct)
         out = output_buffer(out, b, 3, h, w, frames.device)
         chunk = stylizer.planner.chunk(b, h, w)
-        for start in range(0, b, chunk):
-            part = slice(start, min(b, start + chunk))
-            out[part] = self._frames(stylizer, frames[part, :3].float(), content_stats)
+        small = self._shot_frames(frames) if self.find_cuts else []
+        cuts = [i for i, f in enumerate(small) if self._cut_before(i, small)]
+        bounds = sorted({*range(0, b, chunk), *cuts, b})
+        for start, stop in itertools.pairwise(bounds):
+            if start in cuts:
+                self.new_shot()
+            out[start:stop] = self._frames(stylizer, frames[start:stop, :3].float(), content_stats)
+            if small:
+                self.state.shot_frame = small[stop - 1]
             if progress is not None:
-                progress(part.stop, b)
+                progress(stop, b)
         return out
+
+    def _shot_frames(self, frames: torch.Tensor) -> list[np.ndarray]:
+        hwc = frames[:, :3].float().mul(255).round_().clamp_(0, 255).to(torch.uint8)
+        return [shot_frame(f) for f in hwc.permute(0, 2, 3, 1).cpu().numpy()]
+
+    def _cut_before(self, i: int, small: list[np.ndarray]) -> bool:
+        prev = small[i - 1] if i else self.state.shot_frame
+        return prev is not None and is_cut(prev, small[i])
 
     def _frames(
         self, st: Stylizer, rgb: torch.Tensor, clip_stats: ContentStats | None
