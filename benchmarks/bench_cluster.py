@@ -1,8 +1,9 @@
 """Serial against Ray on this machine: images/s, frames/s, and what Ray adds per item.
 
 ``images``: a folder tree of photos (variants of the repository's photos, 768 px) and a folder
-of styles; ``ccpl batch`` runs with the local engine and with ``--engine ray`` (one actor with
-the same CPU threads, so the pictures must be bit-equal) for two counts of images. The cost per
+of styles; ``ccpl batch`` runs with the local engine and with ``--engine ray`` (``--workers``
+actors, each with the local run's CPU threads, so the pictures must be bit-equal) for one or two
+counts of images. The cost per
 image is the slope between the two counts, so start-up (Ray, the model load) is left out and
 reported apart; Ray's overhead per image is the difference of the slopes.
 
@@ -88,7 +89,8 @@ def images(args: argparse.Namespace, base: Path) -> dict:
         src = _tree(base / f"in{count}", count, args.source)
         for engine in ("local", "ray"):
             out = base / f"out_{engine}_{count}"
-            extra = ["--engine", engine] + (["--workers", "1"] if engine == "ray" else [])
+            extra = ["--engine", engine]
+            extra += ["--workers", str(args.workers)] if engine == "ray" else []
             runs[engine][count] = _ccpl("batch", str(src), "-o", str(out), *common, *extra)
             records = [
                 json.loads(x) for x in (out / "ccpl_manifest.jsonl").read_text().split("\n") if x
@@ -115,6 +117,7 @@ def images(args: argparse.Namespace, base: Path) -> dict:
         "startup_s": {e: round(v, 1) for e, v in start.items()},
         "worker_median_s": {e: round(float(np.median(v)), 3) for e, v in per_image.items()},
         "styles": args.styles,
+        "ray_workers": args.workers,
         "ray_overhead_per_image_s": round(slope["ray"] - slope["local"], 3),
         "ray_overhead_pct": round(100 * (slope["ray"] - slope["local"]) / slope["local"], 1),
         "compared": compared,
