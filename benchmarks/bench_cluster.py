@@ -167,8 +167,16 @@ def video(args: argparse.Namespace, base: Path) -> dict:
     ray = _ccpl("video", str(clip), "-o", str(base / "ray") + "/", *common, "--engine", "ray",
                 "--workers", str(args.workers), "--cpus-per-worker", per)  # fmt: skip
     compared, worst = _same(base / "serial", base / "ray")
+    from ccpl_core.video.io import FrameSource
+    from ccpl_core.video.shots import find_shots
+
+    t0 = time.perf_counter()
+    shots, _ = find_shots(FrameSource(clip))
+    cuts_s = time.perf_counter() - t0
     return {
         "mode": "video",
+        "shots_found": len(shots),
+        "cut_search_s_per_frame": round(cuts_s / args.frames, 4),
         "frames": args.frames,
         "height": args.height,
         "shots": args.shots,
