@@ -207,6 +207,14 @@ def _worker_pids(name: str) -> list[int]:
     return found
 
 
+def test_output_inside_the_input_tree_is_refused(tmp_path, styles, capsys):
+    src = _tree(tmp_path / "in", 2)
+    rc = main(["batch", str(src), "-o", str(src / "out"), "--style-folder", str(styles)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "is inside the input folder" in err and len(err.splitlines()) == 1
+    assert not (src / "out").exists()
+
+
 def test_engine_ray_without_ray_is_one_line(tmp_path, styles):
     src = _tree(tmp_path / "in", 1)
     code = (

@@ -121,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
     inputs = find_inputs(args.input)
     output = Path(args.output)
     refuse_inputs(output, [p for p, _ in inputs], folder=True)
+    source = Path(args.input)
+    if source.is_dir() and output.resolve().is_relative_to(source.resolve()):
+        raise InputError(
+            f"-o {output} is inside the input folder {source}: a later run would take the "
+            "outputs for inputs; choose an output folder outside it"
+        )
     if args.style_folder:
         if args.style_weights:
             raise InputError("--style-weights blends --style images; --style-folder draws one")
