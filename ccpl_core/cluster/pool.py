@@ -168,8 +168,6 @@ def _on_actors(
                 continue
             yield task, result
             feed(actor)
-    finally:
-        for ref in running:
-            ray.cancel(ref, force=True)
+    finally:  # stopped or done: the actors go, with any task they still run
         for actor in actors:
-            ray.kill(actor)
+            ray.kill(actor, no_restart=True)
