@@ -301,3 +301,28 @@ def test_video_survives_a_killed_worker(cluster, model, tmp_path):
     assert all(np.array_equal(serial[k], shots[k]) for k in serial)
     assert not work.exists()
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(TEMP_SUFFIX)]
+
+
+def test_a_stopped_ray_run_leaves_whole_files_and_no_workers(model, styles, tmp_path):
+    src = _tree(tmp_path / "in", 40)
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "ccpl_core", "batch", str(src), "-o", str(out), "--model", model]
+    argv += ["--style-folder", str(styles), "--size", "48", "--style-size", "48", "--device", "cpu"]
+    argv += ["--engine", "ray", "--workers", "2", "--cpus-per-worker", "1", "--per-task", "1"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        if out.exists() and len(list(out.rglob("*.png"))) >= 2:
+            proc.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.05)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("ccpl batch: interrupted")
+    written = list(out.rglob("*.png"))
+    assert 2 <= len(written) < 40
+    for path in written:  # every file there is whole
+        Image.open(path).load()
+    assert not [p for p in out.rglob("*") if p.name.endswith(TEMP_SUFFIX)]
+    time.sleep(2)
+    assert not _worker_pids("ImageWorker")  # the local cluster went with the run
