@@ -35,6 +35,9 @@ class Mode:
     encoder_margin: int
     #: Feature positions of context around a decoder tile (>= its receptive-field radius).
     decoder_margin: int
+    #: Redraw each result along the content's own edges (:mod:`ccpl_core.edges`): what makes
+    #: a photo model's picture a photograph rather than a painting of one.
+    content_edges: bool = False
 
     @property
     def encoder_depth(self) -> int:
@@ -86,6 +89,7 @@ PHOTO = Mode(
     decoder_start=10,
     encoder_margin=32,
     decoder_margin=8,
+    content_edges=True,
 )
 MODES: dict[str, Mode] = {m.name: m for m in (ART, PHOTO)}
 #: Mode names, in the order users see them.

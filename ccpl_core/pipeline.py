@@ -19,6 +19,7 @@ import torch
 
 from . import color, masks
 from .declared import Option, check_fields, declared
+from .edges import content_edges
 from .errors import InputError
 from .images import as_batch, to_rgb
 from .models import ContentStats, StyleCode
@@ -223,6 +224,8 @@ class Stylizer(Stages):
             del feat
             result = self.decode(fused, (h, w), tile, step=tracker.step)
             del fused
+            if self.spec.content_edges:
+                result = content_edges(result, rgb)
             if share:
                 result = recolor(result, share, prepared, mm, other)
             keep = mm if other is None else None  # the content outside the mask

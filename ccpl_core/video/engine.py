@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from ..declared import Option, check_fields, declared
+from ..edges import content_edges
 from ..errors import InputError
 from ..images import planned_size, resize_short_side
 from ..models import ContentStats
@@ -325,6 +326,8 @@ class ClipStylizer:
                 detail = act[0]
         else:
             result = st.decode(fused, size, opt.tile)
+        if st.spec.content_edges:
+            result = content_edges(result, rgb)
         share = palette_share(opt.palette, opt.alpha, method)
         colour_map = state.colour_map
         if share:  # one map for the whole clip: a colour moves the same way in every frame
