@@ -12,16 +12,19 @@ import argparse
 from typing import Any
 
 from ..option_specs import (
+    ALPHA,
     COLOR_METHOD,
     DEVICE,
     MODE,
+    PALETTE,
     PRECISION,
     PRESERVE_COLOR,
     STYLE_SIZE,
     STYLE_WEIGHTS,
+    WCT,
     Option,
 )
-from ..options import int_range, style_weights
+from ..options import int_range, parse_pixel_count, style_weights
 
 #: Either a parser or one of its argument groups.
 Parser = argparse.ArgumentParser | argparse._ArgumentGroup
@@ -132,6 +135,14 @@ def color_method(args: argparse.Namespace) -> str:
     return args.color_method if args.preserve_color else PRESERVE_COLOR.default
 
 
+def picture_arguments(parser: Parser) -> None:
+    """What every stylising command asks of the picture: ``--alpha``, ``--palette``, ``--wct``
+    and colour preservation."""
+    for option in (ALPHA, PALETTE, WCT):
+        add_argument(parser, option)
+    color_arguments(parser)
+
+
 # ------------------------------------------------------------------------- device, output
 
 
@@ -152,6 +163,28 @@ def output_group(
     if overwrite:
         group.add_argument("--overwrite", action="store_true", help="replace an existing output")
     return group
+
+
+def max_pixels_argument(parser: Parser, what: str = "image read or written") -> None:
+    """``--max-pixels``: the largest picture a command reads or writes."""
+    parser.add_argument(
+        "--max-pixels",
+        type=parse_pixel_count,
+        default=None,
+        help=f"largest {what}, as a pixel count or WxH (default: $CCPL_MAX_PIXELS or 16384x16384)",
+    )
+
+
+def existing_arguments(group: Parser, outputs: str) -> None:
+    """``--overwrite`` or ``--skip-existing`` (one of them): what to do with ``outputs`` that
+    exist already."""
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument("--overwrite", action="store_true", help=f"replace existing {outputs}")
+    choice.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help=f"leave existing {outputs} alone and stylise the others (resumes a stopped run)",
+    )
 
 
 # ---------------------------------------------------------------------------------- engine

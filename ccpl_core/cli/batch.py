@@ -26,18 +26,20 @@ from ..cluster import WorkerFailed, run_tasks
 from ..errors import InputError
 from ..fsutil import TEMP_SUFFIX, refuse_inputs, short_name
 from ..images import load_image_resized, max_pixels
-from ..option_specs import ALPHA, PALETTE, SIZE, STYLE_SIZE, STYLE_WEIGHTS, TILE, WCT
-from ..options import int_range, parse_pixel_count, style_weights
+from ..option_specs import SIZE, STYLE_SIZE, STYLE_WEIGHTS, TILE
+from ..options import int_range, style_weights
 from ..pipeline import ImageOptions
 from .arguments import (
     add_argument,
-    color_arguments,
     color_method,
     device_group,
     engine_group,
     engine_of,
+    existing_arguments,
+    max_pixels_argument,
     model_group,
     model_options,
+    picture_arguments,
 )
 
 #: Images per task sent to a worker: enough to make the engine's cost per image small, few
@@ -74,19 +76,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(default 0)",
     )
     model_group(p)
-    add_argument(p, ALPHA)
-    add_argument(p, PALETTE)
-    add_argument(p, WCT)
-    color_arguments(p)
+    picture_arguments(p)
     add_argument(p, SIZE)
     add_argument(p, TILE)
-    p.add_argument(
-        "--max-pixels",
-        type=parse_pixel_count,
-        default=None,
-        help="largest image read or written, as a pixel count or WxH (default: $CCPL_MAX_PIXELS "
-        "or 16384x16384)",
-    )
+    max_pixels_argument(p)
     device_group(p)
     out = p.add_argument_group("output")
     out.add_argument(
@@ -97,13 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help=f"the run's manifest: one JSON line per image (default OUTPUT/{MANIFEST_NAME})",
     )
-    existing = out.add_mutually_exclusive_group()
-    existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    existing.add_argument(
-        "--skip-existing",
-        action="store_true",
-        help="leave existing outputs alone and stylise the others (resumes a stopped run)",
-    )
+    existing_arguments(out, "outputs")
     engine = engine_group(p)
     engine.add_argument(
         "--per-task",

@@ -12,10 +12,10 @@ from ..fsutil import atomic_write, refuse_inputs
 from ..images import check_writable, load_image_resized, max_pixels, planned_size, resize_short_side
 from ..loading import load_model
 from ..option_specs import FRAME_SIZE, METRIC_FLOW
-from ..options import int_list, parse_pixel_count
+from ..options import int_list
 from ..video import FrameSource
 from ..video.metrics import style_distance, warping_error
-from .arguments import add_argument, model_group, model_options
+from .arguments import add_argument, max_pixels_argument, model_group, model_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,13 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="frame intervals of the warping error, comma-separated (default 1,10)",
     )
     add_argument(t, FRAME_SIZE, help="resize source frames like `ccpl video --size`")
-    t.add_argument(
-        "--max-pixels",
-        type=parse_pixel_count,
-        default=None,
-        help="largest frame or image read, as a pixel count or WxH (default: $CCPL_MAX_PIXELS "
-        "or 16384x16384)",
-    )
+    max_pixels_argument(t, "frame or image read")
     add_argument(t, METRIC_FLOW)
     t.add_argument("-o", "--output", default=None, help="also write the JSON here")
     t.add_argument("--overwrite", action="store_true", help="replace an existing -o file")

@@ -1,4 +1,4 @@
-"""tqdm progress bars for the pipeline's (done, total) callbacks."""
+"""tqdm progress bars for the pipeline's and the video engines' (done, total) callbacks."""
 
 from __future__ import annotations
 
@@ -27,3 +27,21 @@ class StepBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class FrameBar:
+    """A (done, total) callback drawing a bar of frames done; closed when its ``with`` ends."""
+
+    def __init__(self, desc: str, total: int | None = None) -> None:
+        self.bar = tqdm(total=total, unit="frame", desc=desc, disable=None)
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if total is not None:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
+
+    def __enter__(self) -> FrameBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()

@@ -24,17 +24,18 @@ from ..images import (
     planned_size,
 )
 from ..loading import load_model
-from ..option_specs import ALPHA, MASK_FEATHER, PALETTE, SIZE, TILE, WCT
-from ..options import parse_pixel_count
+from ..option_specs import MASK_FEATHER, SIZE, TILE
 from ..pipeline import ImageOptions, PreparedStyle, Stylizer
 from .arguments import (
     add_argument,
-    color_arguments,
     color_method,
     device_group,
+    existing_arguments,
+    max_pixels_argument,
     model_group,
     model_options,
     output_group,
+    picture_arguments,
     style_group,
     style_weights_of,
 )
@@ -50,10 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("content", nargs="+", help="content image files or folders of images")
     style_group(p)
     model_group(p)
-    add_argument(p, ALPHA)
-    add_argument(p, PALETTE)
-    add_argument(p, WCT)
-    color_arguments(p)
+    picture_arguments(p)
     p.add_argument(
         "--mask",
         default=None,
@@ -67,24 +65,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_argument(p, MASK_FEATHER)
     add_argument(p, SIZE)
     add_argument(p, TILE)
-    p.add_argument(
-        "--max-pixels",
-        type=parse_pixel_count,
-        default=None,
-        help="largest image read or written, as a pixel count or WxH (default: $CCPL_MAX_PIXELS "
-        "or 16384x16384)",
-    )
+    max_pixels_argument(p)
     device_group(p)
     output = output_group(
         p, "output file for one input, output folder for several", overwrite=False
     )
-    existing = output.add_mutually_exclusive_group()
-    existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    existing.add_argument(
-        "--skip-existing",
-        action="store_true",
-        help="leave existing output files alone and stylise only the others (to finish a batch)",
-    )
+    existing_arguments(output, "output files")
     p.set_defaults(func=run)
 
 

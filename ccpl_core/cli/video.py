@@ -8,9 +8,7 @@ import os
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
-from ..cluster import Engine
 from ..cluster.video import ClipSettings, stylize_clip_by_shots
 from ..declared import from_values
 from ..errors import InputError
@@ -24,36 +22,35 @@ from ..images import (
 )
 from ..loading import load_model
 from ..option_specs import (
-    ALPHA,
     BATCH,
     DETAIL_BLEND,
     FEATURE_BLEND,
     FLOW_BLEND,
     FLOW_PRESET,
     FRAME_SIZE,
-    PALETTE,
     STATISTICS_OPTION,
     TILE,
-    WCT,
 )
-from ..options import finite_float, int_range, parse_pixel_count
+from ..options import finite_float, int_range
 from ..pipeline import Stylizer
 from ..video import FrameSource, VideoOptions
 from ..video.files import check_frame_size, stylize_clip_file
 from ..video.io import VIDEO_SUFFIXES, X264_PRESETS, check_frames_folder
 from .arguments import (
     add_argument,
-    color_arguments,
     color_method,
     device_group,
     engine_group,
     engine_of,
+    max_pixels_argument,
     model_group,
     model_options,
     output_group,
+    picture_arguments,
     style_group,
     style_weights_of,
 )
+from .progress import FrameBar
 
 #: Highest frame rate accepted for a frame folder.
 MAX_FPS = 1000.0
@@ -68,10 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help="video file (mp4, mov, avi, ...) or folder of frames")
     style_group(p)
     model_group(p)
-    add_argument(p, ALPHA)
-    add_argument(p, PALETTE)
-    add_argument(p, WCT)
-    color_arguments(p)
+    picture_arguments(p)
     coherence = p.add_argument_group("temporal coherence")
     for option in (STATISTICS_OPTION, FEATURE_BLEND, DETAIL_BLEND, FLOW_BLEND, FLOW_PRESET):
         add_argument(coherence, option)
@@ -89,13 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="frame rate of a frame folder (default 25)",
     )
-    p.add_argument(
-        "--max-pixels",
-        type=parse_pixel_count,
-        default=None,
-        help="largest frame or image read or written, as a pixel count or WxH (default: "
-        "$CCPL_MAX_PIXELS or 16384x16384)",
-    )
+    max_pixels_argument(p, "frame or image read or written")
     device_group(p)
     output = output_group(p, "video file (keeps fps and audio) or folder of PNG frames")
     output.add_argument(
@@ -154,46 +142,41 @@ def run(args: argparse.Namespace) -> int:
     output = check_output(args.output, args.overwrite)
     styles = [load_image_resized(s, args.style_size, limit, "style") for s in args.style]
     engine = engine_of(args)
+    encoding = {"overwrite": args.overwrite, "crf": args.crf, "preset": args.preset}
     if engine.name == "ray":
-        return _by_shots(engine, args, opts, style_weights, limit)
-    if engine.cpus_per_worker:
-        torch.set_num_threads(engine.cpus_per_worker)
-    model = load_model(args.model, **model_options(args))
-    stylizer = Stylizer(model, device=args.device, precision=args.precision)
-    check_frame_size(stylizer, source, args.size, args.input)
-    prepared = stylizer.prepare_style(styles, style_weights)
-    bar = tqdm(total=source.info.frames, unit="frame", desc="video", disable=None)
+        settings = _clip_settings(args, opts, style_weights, limit)
 
-    def progress(done: int, total: int | None) -> None:
-        bar.update(done - bar.n)
+        def job(progress: FrameBar) -> dict:
+            return stylize_clip_by_shots(
+                engine, settings, args.input, args.output, progress=progress, **encoding
+            )
+    else:
+        if engine.cpus_per_worker:
+            torch.set_num_threads(engine.cpus_per_worker)
+        model = load_model(args.model, **model_options(args))
+        stylizer = Stylizer(model, device=args.device, precision=args.precision)
+        check_frame_size(stylizer, source, args.size, args.input)
+        prepared = stylizer.prepare_style(styles, style_weights)
 
-    try:
-        result = stylize_clip_file(
-            stylizer,
-            source,
-            output,
-            prepared,
-            opts,
-            overwrite=args.overwrite,
-            crf=args.crf,
-            preset=args.preset,
-            progress=progress,
-        )
-    finally:
-        bar.close()
+        def job(progress: FrameBar) -> dict:
+            return stylize_clip_file(
+                stylizer, source, output, prepared, opts, progress=progress, **encoding
+            )
+
+    with FrameBar(f"video ({engine.name})", source.info.frames) as progress:
+        result = job(progress)
     print(json.dumps({"output": str(args.output), **result}))
     return 0
 
 
-def _by_shots(
-    engine: Engine,
+def _clip_settings(
     args: argparse.Namespace,
     opts: VideoOptions,
     style_weights: list[float] | None,
     limit: int,
-) -> int:
-    """``--engine ray``: the clip's shots on the cluster's workers, joined here."""
-    settings = ClipSettings(
+) -> ClipSettings:
+    """What each shot worker of ``--engine ray`` needs to stylise its shots as this run would."""
+    return ClipSettings(
         model=args.model,
         model_options=model_options(args),
         device=args.device,
@@ -205,24 +188,3 @@ def _by_shots(
         fps=args.fps,
         limit=limit,
     )
-    bar = tqdm(unit="frame", desc="video (ray)", disable=None)
-
-    def progress(done: int, total: int | None) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
-    try:
-        result = stylize_clip_by_shots(
-            engine,
-            settings,
-            args.input,
-            args.output,
-            overwrite=args.overwrite,
-            crf=args.crf,
-            preset=args.preset,
-            progress=progress,
-        )
-    finally:
-        bar.close()
-    print(json.dumps({"output": str(args.output), **result}))
-    return 0
