@@ -15,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -140,40 +142,15 @@ def test_batch_on_ray_equals_local(cluster, model, styles, tmp_path, capsys):
 def test_batch_survives_a_killed_worker_and_resumes(cluster, model, styles, tmp_path, capsys):
     src = _tree(tmp_path / "in", 24)
     out = tmp_path / "out"
-    result: dict = {}
-    run = threading.Thread(
-        target=lambda: result.setdefault(
-            "rc",
-            _batch(
-                model,
-                src,
-                out,
-                styles,
-                "--engine",
-                "ray",
-                "--workers",
-                "2",
-                "--per-task",
-                "1",
-                "--retries",
-                "2",
-            ),
-        )
-    )
-    run.start()
-    killed = None
-    deadline = time.monotonic() + 300
-    while run.is_alive() and killed is None and time.monotonic() < deadline:
-        written = list(out.rglob("*.png")) if out.exists() else []
-        if len(written) >= 3:
-            pids = _worker_pids("ImageWorker")
-            if pids:
-                killed = pids[0]
-                os.kill(killed, signal.SIGKILL)
-        time.sleep(0.05)
-    run.join(600)
+    command = partial(_batch, model, src, out, styles, "--engine", "ray", "--workers", "2",
+                      "--per-task", "1", "--retries", "2")  # fmt: skip
+
+    def three_written() -> bool:
+        return out.exists() and len(list(out.rglob("*.png"))) >= 3
+
+    killed, rc = _run_and_kill(command, "ImageWorker", three_written)
     assert killed is not None, "the run ended before a worker could be killed"
-    assert result["rc"] == 0
+    assert rc == 0
     records = _records(out)
     outputs = [r["output"] for r in records]
     assert len(outputs) == 24 and len(set(outputs)) == 24  # each once
@@ -191,6 +168,27 @@ def test_batch_survives_a_killed_worker_and_resumes(cluster, model, styles, tmp_
     assert (summary["written"], summary["skipped"]) == (0, 24)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == before
     assert len(_records(out)) == 24
+
+
+def _run_and_kill(
+    command: Callable[[], int], actor: str, ready: Callable[[], bool]
+) -> tuple[int | None, int | None]:
+    """Run ``command`` in a thread and, once ``ready()`` says it is under way, SIGKILL one live
+    ``actor`` process; returns the killed pid (None if the run ended first) and the exit code."""
+    result: dict = {}
+    run = threading.Thread(target=lambda: result.setdefault("rc", command()))
+    run.start()
+    killed = None
+    deadline = time.monotonic() + 300
+    while run.is_alive() and killed is None and time.monotonic() < deadline:
+        if ready():
+            pids = _worker_pids(actor)
+            if pids:
+                killed = pids[0]
+                os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    run.join(600)
+    return killed, result.get("rc")
 
 
 def _worker_pids(name: str) -> list[int]:
@@ -277,25 +275,16 @@ def test_video_survives_a_killed_worker(cluster, model, tmp_path):
         assert _video(model, clip, tmp_path / "serial/") == 0
     finally:
         torch.set_num_threads(threads)
-    result: dict = {}
     ray_opts = ["--engine", "ray", "--workers", "1", "--cpus-per-worker", "1", "--retries", "2"]
-    run = threading.Thread(
-        target=lambda: result.setdefault("rc", _video(model, clip, tmp_path / "ray/", *ray_opts))
-    )
-    run.start()
     work = tmp_path / ".ray.ccpl-shots"
-    killed = None
-    deadline = time.monotonic() + 300
-    while run.is_alive() and killed is None and time.monotonic() < deadline:
-        if work.is_dir() and any(p.name.startswith("shot_") for p in work.iterdir()):
-            pids = _worker_pids("ShotWorker")
-            if pids:
-                killed = pids[0]
-                os.kill(killed, signal.SIGKILL)
-        time.sleep(0.05)
-    run.join(600)
+
+    def shot_started() -> bool:
+        return work.is_dir() and any(p.name.startswith("shot_") for p in work.iterdir())
+
+    command = partial(_video, model, clip, tmp_path / "ray/", *ray_opts)
+    killed, rc = _run_and_kill(command, "ShotWorker", shot_started)
     assert killed is not None, "the run ended before its worker could be killed"
-    assert result["rc"] == 0
+    assert rc == 0
     serial, shots = _pngs(tmp_path / "serial"), _pngs(tmp_path / "ray")
     assert len(shots) == 30 and serial.keys() == shots.keys()
     assert all(np.array_equal(serial[k], shots[k]) for k in serial)
