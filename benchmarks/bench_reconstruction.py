@@ -16,37 +16,27 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ccpl_core.loading import load_model
-from ccpl_core.pipeline import Stylizer
+from ccpl_core import Stylizer, load_image, load_model, resize_short_side
 
-ROOT = Path(__file__).resolve().parents[1]
-HELDOUT = ROOT / "benchmarks" / "quality_heldout.json"
-RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_quality as bq
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", action="append", default=None, help="repeat to compare")
-    p.add_argument("--set", default=str(HELDOUT))
+    p.add_argument("--set", default=str(bq.HELDOUT))
     p.add_argument("--size", type=int, default=384, help="shorter side (default %(default)s)")
     p.add_argument("--sheet", default=None, help="image | reconstruction, per model, as a PNG")
     p.add_argument("--tag", default=None, help="write benchmarks/results/reconstruction_TAG.json")
     return p.parse_args(argv)
-
-
-def load(path: Path, short: int) -> torch.Tensor:
-    im = Image.open(path).convert("RGB")
-    s = short / min(im.size)
-    size = (max(8, round(im.width * s) // 8 * 8), max(8, round(im.height * s) // 8 * 8))
-    im = im.resize(size, Image.LANCZOS)
-    return torch.from_numpy(np.asarray(im, np.float32) / 255).permute(2, 0, 1)[None]
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -55,14 +45,10 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    spec = json.loads(Path(args.set).read_text())
-    groups = {"photos": spec["contents"], "paintings": spec["styles"]}
+    _, contents, styles = bq.load_set(Path(args.set), photo=False)
     images = {
-        g: [
-            (Path(e["path"]).stem, load(Path(os.path.normpath(ROOT / e["path"])), args.size))
-            for e in es
-        ]
-        for g, es in groups.items()
+        group: [(p.stem, resize_short_side(load_image(p)[0], args.size)) for p in paths]
+        for group, paths in (("photos", contents), ("paintings", styles))
     }
     report: dict = {"set": str(args.set), "size": args.size, "models": {}}
     cells: list[list[torch.Tensor]] = []
@@ -83,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         cells.append(row)
     if args.tag:
-        out = RESULTS / f"reconstruction_{args.tag}.json"
+        out = bq.RESULTS / f"reconstruction_{args.tag}.json"
         out.write_text(json.dumps(report, indent=1) + "\n")
         print(out)
     if args.sheet:
@@ -97,9 +83,7 @@ def write_sheet(rows: list[list[torch.Tensor]], path: Path, cell: int = 224) -> 
     sheet = Image.new("RGB", (cell * len(rows[0]), cell * len(rows)), "white")
     for i, row in enumerate(rows):
         for j, t in enumerate(row):
-            im = Image.fromarray((t[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
-            im.thumbnail((cell, cell))
-            sheet.paste(im, (j * cell, i * cell))
+            sheet.paste(bq.thumbnail(bq.to_pil(t), cell), (j * cell, i * cell))
     sheet.save(path)
 
 

@@ -60,8 +60,8 @@ def guided_filter(
     size = (max(1, round(h / scale)), max(1, round(w / scale)))
     r = max(1, round(radius / scale))
     g_full = guide.float()
-    shift = g_full.mean(dim=(-2, -1), keepdim=True)  # centred: less cancellation in float32
-    g = F.interpolate(g_full - shift, size=size, mode="area") if scale > 1 else g_full - shift
+    g_full = g_full - g_full.mean(dim=(-2, -1), keepdim=True)  # centred: less cancellation
+    g = F.interpolate(g_full, size=size, mode="area") if scale > 1 else g_full
     p = F.interpolate(src.float(), size=size, mode="area") if scale > 1 else src.float()
     mean_g, mean_p = box(g, r), box(p, r)
     # covariance of the guide's colours [B, h, w, 3, 3] and with each source channel [B, h, w, 3, C]
@@ -83,7 +83,7 @@ def guided_filter(
         if scale > 1:
             a_ch = F.interpolate(a_ch, size=(h, w), mode="bilinear", align_corners=False)
             o_ch = F.interpolate(o_ch, size=(h, w), mode="bilinear", align_corners=False)
-        out[:, ch] = (a_ch * (g_full - shift)).sum(1) + o_ch[:, 0]
+        out[:, ch] = (a_ch * g_full).sum(1) + o_ch[:, 0]
     return out
 
 
